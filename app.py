@@ -1,0 +1,12 @@
+"""The web app's entry point: `streamlit run app.py` (or `make run`)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="Chat with your documents", page_icon="📄", layout="wide")
+navigation = st.navigation(
+    [
+        st.Page("pages/search.py", title="Search", icon="🔎", default=True),
+        st.Page("pages/documents.py", title="Documents", icon="📚"),
+    ]
+)
+navigation.run()

@@ -1,0 +1,1 @@
+"""Ingestion: files to pages, clean text, chunks and embeddings in the library."""

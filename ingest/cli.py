@@ -1,0 +1,148 @@
+"""Command line: `python -m ingest add|list|delete|reindex`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ingest.parsing import SUPPORTED_SUFFIXES
+from ingest.pipeline import Ingestor, IngestOutcome, Progress
+from rag.commandline import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_store_arguments,
+    print_json,
+    run,
+    settings_from,
+)
+from rag.library import Library, original_path, read_catalog
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m ingest`."""
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="ingest files; folders are walked")
+    add.add_argument("paths", nargs="+", type=Path)
+    add.add_argument("--password", help="password for protected PDFs")
+    listing = commands.add_parser("list", help="list the documents")
+    delete = commands.add_parser("delete", help="delete a document by id or file name")
+    delete.add_argument("document")
+    reindex = commands.add_parser(
+        "reindex", help="re-ingest the documents of another collection with the current embedder"
+    )
+    reindex.add_argument("source_collection")
+    for sub in (add, listing, delete, reindex):
+        add_store_arguments(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    handlers = {"add": _add, "list": _list, "delete": _delete, "reindex": _reindex}
+    return run(lambda: handlers[args.command](args))
+
+
+def _add(args: argparse.Namespace) -> int:
+    files = list(_walk(args.paths))
+    missing = [p for p in args.paths if not p.exists()]
+    if missing:
+        print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
+        return EXIT_USAGE
+    ingestor = Ingestor(Library.open(settings_from(args)))
+    outcomes = [_ingest_one(ingestor, path, args.password) for path in files]
+    _report(outcomes, args.json)
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _walk(paths: list[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            found = (p for p in sorted(path.rglob("*")) if p.is_file())
+            yield from (p for p in found if p.suffix.lower() in SUPPORTED_SUFFIXES)
+        elif path.is_file():
+            yield path
+
+
+def _ingest_one(ingestor: Ingestor, path: Path, password: str | None) -> IngestOutcome:
+    return _with_progress(
+        path.name, lambda progress: ingestor.ingest_path(path, password, progress)
+    )
+
+
+def _with_progress(label: str, work: Callable[[Progress], IngestOutcome]) -> IngestOutcome:
+    with tqdm(desc=label[:40], unit="chunk", file=sys.stderr, leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        return work(progress)
+
+
+def _report(outcomes: list[IngestOutcome], as_json: bool) -> None:
+    if as_json:
+        print_json({"files": [o.as_dict() for o in outcomes]})
+        return
+    for o in outcomes:
+        detail = o.reason or f"{o.pages} pages, {o.chunks} chunks"
+        if o.ok and o.pages_without_text:
+            detail += f"; no text on pages {_page_list(o.pages_without_text)}"
+        print(f"{o.status.value:9}  {o.path}  ({detail})")
+
+
+def _page_list(pages: tuple[int, ...], limit: int = 10) -> str:
+    shown = ", ".join(map(str, pages[:limit]))
+    return shown + (f" and {len(pages) - limit} more" if len(pages) > limit else "")
+
+
+def _list(args: argparse.Namespace) -> int:
+    documents = Library.open(settings_from(args)).documents()
+    if args.json:
+        print_json({"documents": [_document_dict(d) for d in documents]})
+        return EXIT_OK
+    for d in documents:
+        added = datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M")
+        print(f"{d.doc_id}  {d.pages:5} p  {d.chunks:6} chunks  {added}  {d.name}")
+    if not documents:
+        print("no documents", file=sys.stderr)
+    return EXIT_OK
+
+
+def _document_dict(record) -> dict:
+    data = record.metadata()
+    data["pages_without_text"] = list(record.pages_without_text)
+    return data
+
+
+def _delete(args: argparse.Namespace) -> int:
+    library = Library.open(settings_from(args))
+    record = library.find(args.document)
+    library.delete(record.doc_id)
+    if args.json:
+        print_json({"deleted": record.doc_id, "name": record.name})
+    else:
+        print(f"deleted {record.name} ({record.doc_id})")
+    return EXIT_OK
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    sources = read_catalog(settings, args.source_collection)
+    ingestor = Ingestor(Library.open(settings))
+    outcomes = []
+    for record in sources:
+        data = original_path(settings.data_dir, args.source_collection, record.doc_id).read_bytes()
+        outcomes.append(
+            _with_progress(record.name, partial(ingestor.ingest_bytes, record.name, data, None))
+        )
+    _report(outcomes, args.json)
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED

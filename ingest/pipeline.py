@@ -1,0 +1,177 @@
+"""File bytes to a published document: parse, clean, chunk, embed, write, publish."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+
+from ingest.chunking import chunk_pages
+from ingest.cleaning import clean_text, has_text
+from ingest.parsing import ParseLimits, parse_file
+from rag.documents import Chunk, DocumentRecord, DocumentStatus
+from rag.errors import IngestError, RagError
+from rag.library import Library
+
+log = logging.getLogger(__name__)
+
+# (chunks embedded so far, chunks in the document)
+Progress = Callable[[int, int], None]
+# Chunks embedded and written per step; small enough to report progress often.
+WRITE_BATCH = 128
+
+
+class FileStatus(StrEnum):
+    """How ingesting one file ended."""
+
+    INGESTED = "ingested"
+    UNCHANGED = "unchanged"
+    REPLACED = "replaced"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """The result for one file, as the command line and the app report it."""
+
+    path: str
+    status: FileStatus
+    reason: str | None = None
+    doc_id: str | None = None
+    pages: int = 0
+    pages_without_text: tuple[int, ...] = field(default=())
+    chunks: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True unless the file failed."""
+        return self.status is not FileStatus.FAILED
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form."""
+        return {
+            "path": self.path,
+            "status": self.status.value,
+            "reason": self.reason,
+            "doc_id": self.doc_id,
+            "pages": self.pages,
+            "pages_without_text": list(self.pages_without_text),
+            "chunks": self.chunks,
+        }
+
+
+def document_id(data: bytes) -> tuple[str, str]:
+    """(doc_id, sha256): a document is identified by the hash of its bytes."""
+    digest = hashlib.sha256(data).hexdigest()
+    return digest[:20], digest
+
+
+class Ingestor:
+    """Adds files to a library, one at a time, reporting each outcome."""
+
+    def __init__(self, library: Library) -> None:
+        self._library = library
+        settings = library.settings
+        self._limits = ParseLimits(settings.parse_timeout_s, settings.parse_memory_mb)
+
+    def ingest_path(
+        self, path: Path, password: str | None = None, progress: Progress | None = None
+    ) -> IngestOutcome:
+        """Ingest a file from disk; the document's name is the file name."""
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return IngestOutcome(str(path), FileStatus.FAILED, f"cannot read: {exc.strerror}")
+        return replace(self.ingest_bytes(path.name, data, password, progress), path=str(path))
+
+    def ingest_bytes(
+        self, name: str, data: bytes, password: str | None = None, progress: Progress | None = None
+    ) -> IngestOutcome:
+        """Ingest one file's bytes under a name; never raises for a bad file."""
+        doc_id, sha256 = document_id(data)
+        records = self._library.vectors.records()
+        same = _ready(records, lambda r: r.sha256 == sha256)
+        if same is not None:
+            return _outcome(name, FileStatus.UNCHANGED, same)
+        previous = _ready(records, lambda r: r.name == name)
+        try:
+            record, chunks = self._prepare(name, data, password, doc_id, sha256)
+            self._write(record, data, chunks, progress)
+        except IngestError as exc:
+            return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
+        self._library.publish(record, replaces=previous)
+        status = FileStatus.REPLACED if previous else FileStatus.INGESTED
+        return _outcome(name, status, record)
+
+    def _prepare(
+        self, name: str, data: bytes, password: str | None, doc_id: str, sha256: str
+    ) -> tuple[DocumentRecord, list[Chunk]]:
+        parsed = parse_file(name, data, password, self._limits)
+        pages = [clean_text(page) for page in parsed.pages]
+        empty = tuple(n for n, page in enumerate(pages, start=1) if not has_text(page))
+        if len(empty) == len(pages):
+            raise IngestError(
+                "no text found: the pages may be scanned images, and text recognition (OCR)"
+                " is not supported"
+            )
+        settings = self._library.settings
+        chunks = chunk_pages(
+            pages,
+            doc_id=doc_id,
+            source=name,
+            embedder=self._library.embedder,
+            size=settings.chunk_tokens,
+            overlap=settings.chunk_overlap,
+        )
+        record = DocumentRecord(
+            doc_id=doc_id,
+            name=name,
+            sha256=sha256,
+            size_bytes=len(data),
+            pages=len(pages),
+            chunks=len(chunks),
+            added_at=0.0,
+            pages_without_text=empty,
+        )
+        return record, chunks
+
+    def _write(
+        self, record: DocumentRecord, data: bytes, chunks: list[Chunk], progress: Progress | None
+    ) -> None:
+        library = self._library
+        library.begin(record, data)
+        try:
+            for start in range(0, len(chunks), WRITE_BATCH):
+                batch = chunks[start : start + WRITE_BATCH]
+                library.write_chunks(batch, library.embedder.embed_documents(_texts(batch)))
+                if progress:
+                    progress(start + len(batch), len(chunks))
+        except RagError as exc:
+            library.discard(record.doc_id)
+            raise IngestError(str(exc)) from exc
+        except Exception as exc:
+            log.exception("Ingesting %s failed", record.name)
+            library.discard(record.doc_id)
+            raise IngestError(f"internal error while indexing: {type(exc).__name__}") from exc
+
+
+def _texts(chunks: Sequence[Chunk]) -> list[str]:
+    return [chunk.text for chunk in chunks]
+
+
+def _ready(records: Sequence[DocumentRecord], matches) -> DocumentRecord | None:
+    return next((r for r in records if r.status is DocumentStatus.READY and matches(r)), None)
+
+
+def _outcome(name: str, status: FileStatus, record: DocumentRecord) -> IngestOutcome:
+    return IngestOutcome(
+        path=name,
+        status=status,
+        doc_id=record.doc_id,
+        pages=record.pages,
+        pages_without_text=record.pages_without_text,
+        chunks=record.chunks,
+    )

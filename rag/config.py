@@ -1,0 +1,171 @@
+"""Settings, read once from the environment and an optional `.env` file.
+
+This is the only module that reads the environment. Every value is checked here, so a bad
+setting stops the program at start-up with a message that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from dotenv import dotenv_values
+
+from rag.errors import SettingsError
+
+T = TypeVar("T")
+
+EMBED_PROVIDERS = ("fastembed", "openai")
+DEFAULT_EMBED_MODELS = {
+    "fastembed": "sentence-transformers/all-MiniLM-L6-v2",
+    "openai": "text-embedding-3-small",
+}
+# Chroma's own rule for collection names.
+_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the engine can be configured with; see the README for each variable."""
+
+    data_dir: Path = Path("data")
+    collection: str = "documents"
+    embed_provider: str = "fastembed"
+    embed_model: str = DEFAULT_EMBED_MODELS["fastembed"]
+    embed_model_path: Path | None = None
+    embed_dimensions: int | None = None
+    embed_batch_size: int = 32
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    chroma_host: str | None = None
+    chroma_port: int = 8000
+    chunk_tokens: int = 200
+    chunk_overlap: int = 30
+    parse_timeout_s: float = 120.0
+    parse_memory_mb: int = 1024
+
+    @property
+    def server_mode(self) -> bool:
+        """True when a Chroma server is configured instead of the embedded store."""
+        return self.chroma_host is not None
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields changed (command-line flags win over the environment)."""
+        return replace(self, **changes)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> Settings:
+    """Read the settings; the environment wins over `.env`. Raises SettingsError."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    return _parse(_Reader(values))
+
+
+def _parse(env: _Reader) -> Settings:
+    provider = env.choice("RAG_EMBED_PROVIDER", EMBED_PROVIDERS, "fastembed")
+    chunk_tokens = env.number("RAG_CHUNK_TOKENS", int, 200, minimum=16)
+    overlap = env.number("RAG_CHUNK_OVERLAP", int, 30, minimum=0)
+    if overlap >= chunk_tokens // 2:
+        raise SettingsError(
+            f"RAG_CHUNK_OVERLAP must be less than half of RAG_CHUNK_TOKENS ({chunk_tokens}),"
+            f" got {overlap}"
+        )
+    settings = Settings(
+        data_dir=Path(env.text("RAG_DATA_DIR", "data")),
+        collection=env.collection_name("RAG_COLLECTION", "documents"),
+        embed_provider=provider,
+        embed_model=env.text("RAG_EMBED_MODEL", DEFAULT_EMBED_MODELS[provider]),
+        embed_model_path=env.directory("RAG_EMBED_MODEL_PATH"),
+        embed_dimensions=env.optional_number("RAG_EMBED_DIMENSIONS", minimum=1),
+        embed_batch_size=env.number("RAG_EMBED_BATCH_SIZE", int, 32, minimum=1),
+        openai_api_key=env.optional_text("OPENAI_API_KEY"),
+        openai_base_url=env.url("OPENAI_BASE_URL"),
+        chroma_host=env.optional_text("CHROMA_HOST"),
+        chroma_port=env.number("CHROMA_PORT", int, 8000, minimum=1, maximum=65535),
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=overlap,
+        parse_timeout_s=env.number("RAG_PARSE_TIMEOUT_S", float, 120.0, minimum=1),
+        parse_memory_mb=env.number("RAG_PARSE_MEMORY_MB", int, 1024, minimum=128),
+    )
+    if provider == "fastembed" and settings.embed_dimensions is not None:
+        raise SettingsError("RAG_EMBED_DIMENSIONS is only supported with RAG_EMBED_PROVIDER=openai")
+    return settings
+
+
+class _Reader:
+    """Typed access to raw string values; each error names the variable."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._values.get(name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional_text(name) or default
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default).lower()
+        if value not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    def number(
+        self,
+        name: str,
+        kind: Callable[[str], T],
+        default: T,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> T:
+        raw = self.optional_text(name)
+        if raw is None:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            bounds = (
+                f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            )
+            raise SettingsError(f"{name} must be {bounds}, got {raw!r}")
+        return value
+
+    def optional_number(self, name: str, minimum: int) -> int | None:
+        if self.optional_text(name) is None:
+            return None
+        return self.number(name, int, 0, minimum=minimum)
+
+    def directory(self, name: str) -> Path | None:
+        raw = self.optional_text(name)
+        if raw is None:
+            return None
+        path = Path(raw).expanduser()
+        if not path.is_dir():
+            raise SettingsError(f"{name} must be an existing folder, got {raw!r}")
+        return path
+
+    def url(self, name: str) -> str | None:
+        raw = self.optional_text(name)
+        if raw is not None and not raw.startswith(("http://", "https://")):
+            raise SettingsError(f"{name} must start with http:// or https://, got {raw!r}")
+        return raw
+
+    def collection_name(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if not _COLLECTION_NAME.match(value) or ".." in value:
+            raise SettingsError(
+                f"{name} must be 3-512 letters, digits, '.', '_' or '-', starting and ending"
+                f" with a letter or digit; got {value!r}"
+            )
+        return value

@@ -1,0 +1,83 @@
+"""Documents and chunks as the engine stores them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class DocumentStatus(StrEnum):
+    """Where a document is in its life; only READY documents are visible to retrieval."""
+
+    PENDING = "pending"  # chunks are being written
+    READY = "ready"  # complete in both indexes
+    DELETING = "deleting"  # being removed, or replaced by a newer version
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document small enough for the embedder, with where it came from."""
+
+    chunk_id: str
+    doc_id: str
+    index: int
+    text: str
+    source: str
+    page_start: int
+    page_end: int
+    char_start: int
+    char_end: int
+    tokens: int
+
+    def metadata(self) -> dict[str, str | int]:
+        """The fields stored beside the vector (everything but the id and the text)."""
+        data = asdict(self)
+        del data["chunk_id"], data["text"]
+        return data
+
+    @classmethod
+    def from_stored(cls, chunk_id: str, text: str, metadata: dict) -> Chunk:
+        """Rebuild a chunk from what a store returned."""
+        fields = {name: metadata[name] for name in cls.__dataclass_fields__ if name in metadata}
+        return cls(chunk_id=chunk_id, text=text, **fields)
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One document of the catalog: its identity, what ingestion found, and its status."""
+
+    doc_id: str
+    name: str
+    sha256: str
+    size_bytes: int
+    pages: int
+    chunks: int
+    added_at: float
+    status: DocumentStatus = DocumentStatus.PENDING
+    pages_without_text: tuple[int, ...] = field(default=())
+
+    def metadata(self) -> dict[str, str | int | float]:
+        """A flat mapping that Chroma can store as record metadata."""
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["pages_without_text"] = json.dumps(list(self.pages_without_text))
+        return data
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> DocumentRecord:
+        """The inverse of `metadata()`."""
+        data = dict(metadata)
+        data["status"] = DocumentStatus(data["status"])
+        data["pages_without_text"] = tuple(json.loads(data.get("pages_without_text", "[]")))
+        return cls(**data)
+
+
+def chunk_id_for(doc_id: str, index: int) -> str:
+    """Chunk ids are derived from the document hash, so the same bytes give the same ids."""
+    return f"{doc_id}-{index:05d}"
+
+
+def doc_id_of(chunk_id: str) -> str:
+    """The document a chunk id belongs to (the inverse of `chunk_id_for`)."""
+    return chunk_id.rsplit("-", 1)[0]

@@ -1,0 +1,25 @@
+"""The project's own exceptions. Adapters translate library errors into these."""
+
+
+class RagError(Exception):
+    """Base of every error this project raises on purpose; its message is for users."""
+
+
+class SettingsError(RagError):
+    """A setting is missing or has a bad value; the message names the setting."""
+
+
+class EmbedderMismatchError(RagError):
+    """A collection was built with another embedding model than the one configured."""
+
+
+class StoreError(RagError):
+    """The vector store or the lexical index failed or could not be reached."""
+
+
+class DocumentNotFoundError(RagError):
+    """No document matches the given id or name."""
+
+
+class IngestError(RagError):
+    """A file could not be ingested; the message is the reason shown to the user."""

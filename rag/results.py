@@ -1,0 +1,106 @@
+"""What retrieval returns: every chunk with every score, its kind, scale and rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class SearchMode(StrEnum):
+    """Which retrievers run: the vector store, the lexical index, or both fused."""
+
+    VECTOR = "vector"
+    BM25 = "bm25"
+    HYBRID = "hybrid"
+
+
+@dataclass(frozen=True)
+class ScoreKind:
+    """What a score means, so no number is shown without its scale."""
+
+    name: str
+    label: str
+    scale: str
+    higher_is_better: bool = True
+
+    def describe(self) -> str:
+        """A short label for people, for example "cosine similarity, -1..1"."""
+        return f"{self.label}, {self.scale}"
+
+
+VECTOR_SCORE = ScoreKind("vector", "cosine similarity", "-1..1")
+BM25_SCORE = ScoreKind("bm25", "BM25", "unbounded")
+FUSED_SCORE = ScoreKind("fused", "RRF", "sum of weight / (k + rank)")
+NOT_RETURNED = "not returned"
+
+
+@dataclass(frozen=True)
+class Score:
+    """One retriever's verdict on one chunk: the score and the 1-based rank it gave."""
+
+    kind: ScoreKind
+    value: float
+    rank: int
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """JSON-friendly form."""
+        return {"score": self.value, "rank": self.rank, "kind": self.kind.describe()}
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    """A retrieved chunk. A score is None where its retriever did not return the chunk."""
+
+    rank: int
+    chunk_id: str
+    doc_id: str
+    source: str
+    page_start: int
+    page_end: int
+    text: str
+    vector: Score | None
+    bm25: Score | None
+    fused: Score | None
+
+    def scores(self) -> dict[str, Score | None]:
+        """The three scores by name, in display order."""
+        return {"vector": self.vector, "bm25": self.bm25, "fused": self.fused}
+
+    @property
+    def pages(self) -> str:
+        """ "p. 3" or "pp. 3-4"."""
+        if self.page_start == self.page_end:
+            return f"p. {self.page_start}"
+        return f"pp. {self.page_start}-{self.page_end}"
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form; a missing score is null."""
+        return {
+            "rank": self.rank,
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "page_start": self.page_start,
+            "page_end": self.page_end,
+            "text": self.text,
+            "scores": {k: (s.as_dict() if s else None) for k, s in self.scores().items()},
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The chunks found for a query, how they were found, and how long each step took."""
+
+    query: str
+    mode: SearchMode
+    chunks: tuple[ScoredChunk, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form, as `python -m rag.search --json` prints it."""
+        return {
+            "query": self.query,
+            "mode": self.mode.value,
+            "results": [chunk.as_dict() for chunk in self.chunks],
+            "timings_ms": self.timings_ms,
+        }

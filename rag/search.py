@@ -1,0 +1,68 @@
+"""Command line: `python -m rag.search "QUERY" [--mode vector|bm25|hybrid] [-k N] [--json]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+
+from rag.commandline import EXIT_OK, add_store_arguments, print_json, run, settings_from
+from rag.library import Library
+from rag.results import NOT_RETURNED, ScoredChunk, SearchMode, SearchResult
+from rag.retrieval import Retriever, SearchOptions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m rag.search`."""
+    parser = argparse.ArgumentParser(prog="python -m rag.search", description=__doc__)
+    parser.add_argument("query")
+    parser.add_argument("--mode", choices=[m.value for m in SearchMode], default="hybrid")
+    parser.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    parser.add_argument("--document", action="append", default=[], help="only this doc id")
+    add_store_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.k < 1:
+        build_parser().error("-k must be at least 1")
+    return run(lambda: _search(args))
+
+
+def _search(args: argparse.Namespace) -> int:
+    library = Library.open(settings_from(args))
+    options = SearchOptions(mode=SearchMode(args.mode), k=args.k, doc_ids=tuple(args.document))
+    result = Retriever(library).search(args.query, options)
+    if args.json:
+        print_json(result.as_dict())
+    else:
+        _print(result)
+    return EXIT_OK
+
+
+def _print(result: SearchResult) -> None:
+    if not result.chunks:
+        print(f"nothing found for {result.query!r} ({result.mode.value})", file=sys.stderr)
+    for chunk in result.chunks:
+        print(f"#{chunk.rank}  {chunk.source}  {chunk.pages}  [{chunk.chunk_id}]")
+        print(f"    {_score_line(chunk)}")
+        print(textwrap.indent(textwrap.shorten(chunk.text, 300), "    "))
+        print()
+
+
+def _score_line(chunk: ScoredChunk) -> str:
+    parts = []
+    for name, score in chunk.scores().items():
+        shown = (
+            f"{score.value:.4f} (rank {score.rank}; {score.kind.describe()})"
+            if score
+            else NOT_RETURNED
+        )
+        parts.append(f"{name}: {shown}")
+    return " | ".join(parts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
