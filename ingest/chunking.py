@@ -8,9 +8,9 @@ at the strongest nearby boundary: a paragraph, then a sentence, then a line, the
 from __future__ import annotations
 
 from bisect import bisect_right
-from itertools import pairwise
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rag.documents import Chunk, chunk_id_for
 from rag.embeddings import Embedder

@@ -1,0 +1,85 @@
+"""Shared fixtures: real embedder, real stores in temporary folders, the shared test data."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from rag.config import Settings, load_settings
+from rag.embeddings import Embedder, make_embedder
+from rag.library import Library
+from rag.retrieval import Retriever
+
+ROOT = Path(__file__).resolve().parent.parent
+# ../shared/data beside the checkout (CI and development here), or RAG_TEST_DATA.
+DATA = Path(os.environ.get("RAG_TEST_DATA", ROOT.parent / "shared" / "data"))
+PDFS = DATA / "pdfs"
+_LOCAL_MODEL = ROOT.parent / "shared" / "models" / "all-MiniLM-L6-v2-onnx"
+_LOCAL_TIKTOKEN = ROOT.parent / "shared" / "tiktoken"
+
+
+def _offline_defaults() -> None:
+    # Where the shared model copies exist (no network), use them; elsewhere the embedder
+    # and tiktoken download on first use, as they do for users.
+    if _LOCAL_MODEL.is_dir():
+        os.environ.setdefault("RAG_EMBED_MODEL_PATH", str(_LOCAL_MODEL))
+    if _LOCAL_TIKTOKEN.is_dir():
+        os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(_LOCAL_TIKTOKEN))
+
+
+_offline_defaults()
+
+
+def pdf(name: str) -> Path:
+    """A PDF from the shared test corpus by file name."""
+    matches = list(PDFS.rglob(name))
+    if not matches:
+        pytest.skip(f"test PDF {name} not found under {PDFS}")
+    return matches[0]
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    """The settings from the environment, without any .env file."""
+    return load_settings(env_file=None)
+
+
+@pytest.fixture(scope="session")
+def embedder(base_settings: Settings) -> Embedder:
+    """The real default embedding model, loaded once for the whole run."""
+    return make_embedder(base_settings)
+
+
+@pytest.fixture
+def make_library(
+    tmp_path: Path, base_settings: Settings, embedder: Embedder
+) -> Callable[..., Library]:
+    """Open a library on a temporary data folder; keyword arguments override settings."""
+
+    def open_library(**overrides) -> Library:
+        settings = base_settings.with_overrides(data_dir=tmp_path / "data", **overrides)
+        return Library.open(settings, embedder)
+
+    return open_library
+
+
+@pytest.fixture
+def library(make_library) -> Library:
+    """An empty library on a temporary data folder."""
+    return make_library()
+
+
+@pytest.fixture
+def ingestor(library: Library) -> Ingestor:
+    """Ingests into `library`."""
+    return Ingestor(library)
+
+
+@pytest.fixture
+def retriever(library: Library) -> Retriever:
+    """Searches `library`."""
+    return Retriever(library)
