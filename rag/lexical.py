@@ -20,6 +20,8 @@ from rag.errors import StoreError
 
 _ANALYZER = "words"
 _CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+# Arabic short-vowel marks are usually left out when people type; index and query without.
+_ARABIC_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _WRITER_HEAP = 64_000_000
 
 
@@ -50,6 +52,10 @@ def cjk_bigrams(text: str) -> list[str]:
             grams.append(run)
         grams.extend(run[i : i + 2] for i in range(len(run) - 1))
     return grams
+
+
+def _fold(text: str) -> str:
+    return _ARABIC_MARKS.sub("", text)
 
 
 def _schema() -> tantivy.Schema:
@@ -135,7 +141,7 @@ class LexicalIndex:
         return tantivy.Document(
             chunk_id=chunk.chunk_id,
             doc_id=chunk.doc_id,
-            text=chunk.text,
+            text=_fold(chunk.text),
             cjk=" ".join(cjk_bigrams(chunk.text)),
         )
 

@@ -61,7 +61,7 @@ def make_library(
     """Open a library on a temporary data folder; keyword arguments override settings."""
 
     def open_library(**overrides) -> Library:
-        settings = base_settings.with_overrides(data_dir=tmp_path / "data", **overrides)
+        settings = base_settings.with_overrides(**{"data_dir": tmp_path / "data", **overrides})
         return Library.open(settings, embedder)
 
     return open_library
