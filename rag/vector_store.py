@@ -90,9 +90,6 @@ class ChromaStore:
     def query(self, vector: np.ndarray, n: int, doc_ids: Sequence[str] | None) -> list[VectorHit]:
         """The `n` nearest chunks, optionally only from some documents."""
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
-        n = min(n, self.chunks.count())
-        if n == 0:
-            return []
         found = self.chunks.query(
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
