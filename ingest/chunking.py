@@ -7,6 +7,7 @@ at the strongest nearby boundary: a paragraph, then a sentence, then a line, the
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,9 +15,13 @@ from itertools import pairwise
 
 from rag.documents import Chunk, chunk_id_for
 from rag.embeddings import Embedder
+from rag.lexical import CJK_CHARS
 
 PAGE_SEPARATOR = "\n\n"
 _SENTENCE_END = ".!?;:。！？"
+# Full stops of Chinese and Japanese end a sentence with no space after them.
+_CJK_SENTENCE_END = "。！？"
+_CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 # Boundary strengths, strongest last.
 _INSIDE_WORD, _WORD, _LINE, _SENTENCE, _PARAGRAPH = range(5)
 
@@ -59,10 +64,30 @@ def chunk_pages(
         return []
     strengths = _boundary_strengths(paged.text, offsets)
     windows = _windows(strengths, size, min(overlap, size // 2))
+    windows = _fit_to_model(paged.text, offsets, windows, embedder)
     return [
         _make_chunk(paged, offsets, start, end, index, doc_id, source)
         for index, (start, end) in enumerate(windows)
     ]
+
+
+def _fit_to_model(text, offsets, windows, embedder: Embedder) -> list[tuple[int, int]]:
+    """Shorten any window whose text, tokenised on its own, exceeds the model's input.
+
+    A cut inside a very long word (a URL, a hash) can re-tokenise into more pieces than
+    were counted; this check makes the limit hold whatever the text.
+    """
+    fitted = list(windows)
+    for _ in range(8):
+        texts = [text[offsets[s][0] : offsets[e - 1][1]] for s, e in fitted]
+        counts = embedder.count_tokens(texts)
+        over = [i for i, n in enumerate(counts) if n > embedder.identity.max_tokens]
+        if not over:
+            return fitted
+        for i in over:
+            start, end = fitted[i]
+            fitted[i] = (start, max(start + 1, end - (counts[i] - embedder.identity.max_tokens)))
+    return fitted
 
 
 def _make_chunk(paged, offsets, start, end, index, doc_id, source) -> Chunk:
@@ -88,17 +113,24 @@ def _boundary_strengths(text: str, offsets: Sequence[tuple[int, int]]) -> list[i
         gap = text[prev_end:start]
         if "\n\n" in gap:
             strengths.append(_PARAGRAPH)
-        elif text[prev_end - 1] in _SENTENCE_END and (gap or not text[start].isalnum()):
+        elif text[prev_end - 1] in _CJK_SENTENCE_END or (
+            text[prev_end - 1] in _SENTENCE_END and (gap or not text[start].isalnum())
+        ):
             strengths.append(_SENTENCE)
         elif "\n" in gap:
             strengths.append(_LINE)
-        elif gap or not (text[start].isalnum() and text[prev_end - 1].isalnum()):
-            # A gap, or punctuation on either side: re-tokenising from here gives the
-            # same tokens. Inside a word (word pieces, or "##" continuations) it would not.
+        elif gap or not (_joins(text[prev_end - 1]) and _joins(text[start])):
+            # A gap, punctuation or a CJK character on either side: re-tokenising from here
+            # gives the same tokens. Inside a word ("##" word pieces) it would not.
             strengths.append(_WORD)
         else:
             strengths.append(_INSIDE_WORD)
     return strengths
+
+
+def _joins(char: str) -> bool:
+    """True for characters that glue into one word with their neighbours (not CJK)."""
+    return char.isalnum() and not _CJK_CHAR.match(char)
 
 
 def _windows(strengths: Sequence[int], size: int, overlap: int) -> list[tuple[int, int]]:

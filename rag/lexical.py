@@ -19,7 +19,9 @@ from rag.documents import Chunk
 from rag.errors import StoreError
 
 _ANALYZER = "words"
-_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+# Hiragana, katakana, CJK ideographs, Hangul syllables: scripts written without spaces.
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # Arabic short-vowel marks are usually left out when people type; index and query without.
 _ARABIC_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _WRITER_HEAP = 64_000_000
@@ -52,6 +54,12 @@ def cjk_bigrams(text: str) -> list[str]:
             grams.append(run)
         grams.extend(run[i : i + 2] for i in range(len(run) - 1))
     return grams
+
+
+def cjk_index_terms(text: str) -> list[str]:
+    """What a document indexes for CJK: every character and every pair, so that both a
+    one-character query and a longer one (matched by its pairs) find it."""
+    return [char for run in _CJK_RUN.findall(text) for char in run] + cjk_bigrams(text)
 
 
 def _fold(text: str) -> str:
@@ -142,7 +150,7 @@ class LexicalIndex:
             chunk_id=chunk.chunk_id,
             doc_id=chunk.doc_id,
             text=_fold(chunk.text),
-            cjk=" ".join(cjk_bigrams(chunk.text)),
+            cjk=" ".join(cjk_index_terms(chunk.text)),
         )
 
     def _writer(self) -> tantivy.IndexWriter:

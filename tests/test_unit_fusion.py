@@ -1,0 +1,96 @@
+"""Reciprocal rank fusion, checked against sums worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+
+
+def test_default_k_is_60():
+    assert DEFAULT_RRF_K == 60
+
+
+def test_scores_are_sums_of_reciprocal_ranks():
+    fused = dict(reciprocal_rank_fusion({"vector": ["a", "b", "c"], "bm25": ["b", "d", "a"]}, k=60))
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 63)
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61)
+    assert fused["c"] == pytest.approx(1 / 63)
+    assert fused["d"] == pytest.approx(1 / 62)
+    assert len(fused) == 4
+
+
+def test_result_is_best_first():
+    fused = reciprocal_rank_fusion({"vector": ["a", "b", "c"], "bm25": ["b", "d", "a"]})
+    assert [item for item, _ in fused] == ["b", "a", "d", "c"]
+    scores = [score for _, score in fused]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_default_k_is_used_when_not_given():
+    assert reciprocal_rank_fusion({"x": ["a"]}) == [("a", pytest.approx(1 / 61))]
+
+
+def test_other_k():
+    fused = dict(reciprocal_rank_fusion({"x": ["a", "b"], "y": ["b"]}, k=0))
+    assert fused == {"a": pytest.approx(1.0), "b": pytest.approx(1 / 2 + 1)}
+
+
+def test_weights_scale_each_list():
+    fused = dict(
+        reciprocal_rank_fusion(
+            {"vector": ["a", "b"], "bm25": ["b", "a"]}, weights={"vector": 2.0, "bm25": 0.5}, k=10
+        )
+    )
+    assert fused["a"] == pytest.approx(2.0 / 11 + 0.5 / 12)
+    assert fused["b"] == pytest.approx(2.0 / 12 + 0.5 / 11)
+    assert fused["a"] > fused["b"]
+
+
+def test_a_list_without_weight_counts_once():
+    fused = dict(reciprocal_rank_fusion({"vector": ["a"], "bm25": ["b"]}, weights={"vector": 3}))
+    assert fused["a"] == pytest.approx(3 / 61)
+    assert fused["b"] == pytest.approx(1 / 61)
+
+
+def test_weights_can_reverse_the_order():
+    rankings = {"vector": ["a", "b"], "bm25": ["b", "a"]}
+    heavy_bm25 = reciprocal_rank_fusion(rankings, weights={"vector": 1, "bm25": 2})
+    heavy_vector = reciprocal_rank_fusion(rankings, weights={"vector": 2, "bm25": 1})
+    assert heavy_bm25[0][0] == "b"
+    assert heavy_vector[0][0] == "a"
+
+
+def test_an_id_in_only_one_list_gets_that_list_alone():
+    fused = dict(reciprocal_rank_fusion({"vector": ["a", "only-vector"], "bm25": ["a"]}))
+    assert fused["only-vector"] == pytest.approx(1 / 62)
+    assert fused["a"] == pytest.approx(2 / 61)
+
+
+def test_ties_keep_first_seen_order():
+    # Every id is at rank 1 or 2 of exactly one list: two ties, broken by first sight.
+    rankings = {"vector": ["v1", "v2"], "bm25": ["b1", "b2"]}
+    fused = reciprocal_rank_fusion(rankings)
+    assert [item for item, _ in fused] == ["v1", "b1", "v2", "b2"]
+    swapped = reciprocal_rank_fusion({"bm25": ["b1", "b2"], "vector": ["v1", "v2"]})
+    assert [item for item, _ in swapped] == ["b1", "v1", "b2", "v2"]
+
+
+def test_same_input_same_output():
+    ids = [f"c{i}" for i in range(30)]
+    rankings = {"vector": ids, "bm25": ids[::-1]}
+    first = reciprocal_rank_fusion(rankings)
+    assert all(first == reciprocal_rank_fusion(rankings) for _ in range(5))
+    # c_i and c_(29-i) tie; the extremes score highest; each tie in first-seen order.
+    expected = [name for i in range(15) for name in (f"c{i}", f"c{29 - i}")]
+    assert [item for item, _ in first] == expected
+
+
+@pytest.mark.parametrize("rankings", [{}, {"vector": []}, {"vector": [], "bm25": []}])
+def test_empty_input_gives_empty_output(rankings):
+    assert reciprocal_rank_fusion(rankings) == []
+
+
+def test_negative_k_raises():
+    with pytest.raises(ValueError, match="k"):
+        reciprocal_rank_fusion({"x": ["a"]}, k=-1)
