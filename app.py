@@ -5,8 +5,9 @@ import streamlit as st
 st.set_page_config(page_title="Chat with your documents", page_icon="📄", layout="wide")
 navigation = st.navigation(
     [
-        st.Page("pages/search.py", title="Search", icon="🔎", default=True),
+        st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
         st.Page("pages/documents.py", title="Documents", icon="📚"),
+        st.Page("pages/search.py", title="Search", icon="🔎"),
     ]
 )
 navigation.run()

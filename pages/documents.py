@@ -1,33 +1,115 @@
-"""Documents page: upload files, see what each gave, list and delete documents."""
+"""Documents page: upload files with progress and outcome, list, inspect and delete them."""
 
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
 import streamlit as st
 
+from ingest.pipeline import FileStatus, IngestOutcome
 from pages.common import engine
+from rag.safe_text import escape_markdown
 
 library, ingestor, _ = engine()
-st.title("Documents")
-uploads = st.file_uploader(
-    "Add PDF, text or Markdown files", type=["pdf", "txt", "md"], accept_multiple_files=True
-)
-password = st.text_input("Password for protected PDFs (optional)", type="password")
-if uploads and st.button("Ingest", type="primary"):
-    for upload in uploads:
-        with st.spinner(f"Ingesting {upload.name}…"):
-            outcome = ingestor.ingest_bytes(upload.name, upload.getvalue(), password or None)
-        message = f"{upload.name}: {outcome.status.value}"
-        if outcome.ok:
-            st.success(f"{message} ({outcome.pages} pages, {outcome.chunks} chunks)")
-        else:
-            st.error(f"{message}: {outcome.reason}")
 
-documents = library.documents()
-if not documents:
-    st.info("No documents yet.")
-for record in documents:
-    columns = st.columns([6, 2, 2, 1])
-    columns[0].text(record.name)
-    columns[1].text(f"{record.pages} pages")
-    columns[2].text(f"{record.chunks} chunks")
-    if columns[3].button("Delete", key=f"delete-{record.doc_id}"):
-        library.delete(record.doc_id)
+
+def upload_files() -> None:
+    """Ingest the chosen files one by one, each with its own progress bar and outcome."""
+    uploads = st.file_uploader(
+        "Add PDF, text or Markdown files",
+        type=["pdf", "txt", "md"],
+        accept_multiple_files=True,
+        key="uploads",
+    )
+    password = st.text_input("Password for protected PDFs (optional)", type="password")
+    if uploads and st.button("Ingest", type="primary", key="ingest"):
+        outcomes = []
+        for upload in uploads:
+            bar = st.progress(0.0, text=f"{upload.name}: reading…")
+            outcome = ingestor.ingest_bytes(
+                upload.name, upload.getvalue(), password or None, _progress(bar, upload.name)
+            )
+            bar.progress(1.0, text=f"{upload.name}: {outcome.status.value}")
+            outcomes.append(outcome)
+        st.session_state["outcomes"] = outcomes
+    for outcome in st.session_state.get("outcomes", []):
+        show_outcome(outcome)
+
+
+def _progress(bar, name: str):
+    def report(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"{name}: embedded {done} of {total} chunks")
+
+    return report
+
+
+def show_outcome(outcome: IngestOutcome) -> None:
+    """One file's result: what happened, and anything the user should know."""
+    name = escape_markdown(outcome.path)
+    if outcome.status is FileStatus.FAILED:
+        st.error(f"{name}: failed. {escape_markdown(outcome.reason or '')}", icon="❌")
+        return
+    message = f"{name}: {outcome.status.value} ({outcome.pages} pages, {outcome.chunks} chunks)"
+    if outcome.status is FileStatus.UNCHANGED:
+        st.info(f"{message}; the same file is already in the library.", icon="ℹ️")
+    else:
+        st.success(message, icon="✅")
+    if outcome.pages_without_text:
+        pages = ", ".join(map(str, outcome.pages_without_text))
+        st.warning(f"{name}: no text on page(s) {pages} (scanned images are not read).")
+
+
+def document_table(documents) -> None:
+    """Name, pages, chunks, size and when each document was added."""
+    rows = [
+        {
+            "name": d.name,
+            "pages": d.pages,
+            "chunks": d.chunks,
+            "size (KB)": round(d.size_bytes / 1024, 1),
+            "added": datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
+            "pages without text": ", ".join(map(str, d.pages_without_text)),
+        }
+        for d in documents
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def manage(documents) -> None:
+    """Pick a document to delete or to browse its chunks."""
+    names = {d.doc_id: d.name for d in documents}
+    doc_id = st.selectbox("Document", list(names), format_func=names.get, key="document")
+    if doc_id is None:
+        return
+    if st.button("Delete this document", key="delete", icon="🗑️"):
+        library.delete(doc_id)
+        st.session_state.pop("outcomes", None)
+        st.toast(f"Deleted {escape_markdown(names[doc_id])}")
         st.rerun()
+    chunks = library.chunks_of(doc_id)
+    st.subheader(f"Chunks ({len(chunks)})")
+    frame = pd.DataFrame(
+        {
+            "chunk": [c.index for c in chunks],
+            "pages": [_pages(c.page_start, c.page_end) for c in chunks],
+            "tokens": [c.tokens for c in chunks],
+            "text": [c.text for c in chunks],
+        }
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def _pages(start: int, end: int) -> str:
+    return str(start) if start == end else f"{start}-{end}"
+
+
+st.title("Documents")
+upload_files()
+documents = library.documents()
+st.header(f"Library ({len(documents)})")
+if not documents:
+    st.info("No documents yet: add some above.")
+else:
+    document_table(documents)
+    manage(documents)

@@ -1,31 +1,46 @@
-"""Search page: one query, ranked chunks with every score."""
+"""Search page: one query in the three modes side by side, to see what fusion changes."""
+
+from __future__ import annotations
 
 import streamlit as st
 
+from pages import widgets
 from pages.common import engine
-from rag.results import NOT_RETURNED, SearchMode
+from rag.compare import search_every_mode
+from rag.results import SearchMode, SearchResult
 from rag.retrieval import SearchOptions
+from rag.safe_text import escape_markdown
 
 library, _, retriever = engine()
-st.title("Search")
-query = st.text_input("Query", placeholder="Ask about your documents")
-mode = st.radio("Mode", [m.value for m in SearchMode], index=2, horizontal=True)
-k = st.slider("Top k", 1, 20, 5)
-if query:
-    result = retriever.search(query, SearchOptions(mode=SearchMode(mode), k=k))
+TITLES = {
+    SearchMode.VECTOR: "Vector (meaning)",
+    SearchMode.BM25: "BM25 (words)",
+    SearchMode.HYBRID: "Hybrid (RRF fusion)",
+}
+
+
+def result_column(result: SearchResult) -> None:
+    """One mode's ranked chunks with their scores."""
+    st.subheader(TITLES[result.mode])
+    st.caption(f"{sum(result.timings_ms.values()):.0f} ms")
     if not result.chunks:
-        st.info("Nothing found. Add documents on the Documents page, or try other words.")
+        st.info("Nothing found in this mode.")
     for chunk in result.chunks:
         with st.container(border=True):
-            st.markdown(f"**#{chunk.rank}** · {chunk.source} · {chunk.pages}")
-            columns = st.columns(3)
-            for column, (name, score) in zip(columns, chunk.scores().items(), strict=True):
-                if score is None:
-                    column.metric(name, "—", help=NOT_RETURNED)
-                else:
-                    column.metric(
-                        f"{name} (rank {score.rank})",
-                        f"{score.value:.3f}",
-                        help=score.kind.describe(),
-                    )
-            st.text(chunk.text)
+            st.markdown(f"**#{chunk.rank}** · {escape_markdown(chunk.source)} · {chunk.pages}")
+            widgets.score_metrics(chunk)
+            with st.expander("Text"):
+                st.text(chunk.text)
+
+
+st.title("Search")
+st.caption("The same query in every mode, with ranks and scores: no language model needed.")
+query = st.text_input("Query", placeholder="Ask about your documents", key="query")
+k = st.slider("Top k", 1, 20, 5, key="k")
+if query:
+    results = search_every_mode(retriever, query, SearchOptions(k=k))
+    for column, result in zip(st.columns(3), results.values(), strict=True):
+        with column:
+            result_column(result)
+elif not library.documents():
+    st.info("No documents yet: add some on the Documents page.")

@@ -24,6 +24,11 @@ DEFAULT_EMBED_MODELS = {
     "fastembed": "sentence-transformers/all-MiniLM-L6-v2",
     "openai": "text-embedding-3-small",
 }
+# With an OpenAI key but no RAG_CHAT_MODEL, this model answers.
+DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
+# RAG_CHAT_MODEL=none turns generation off even when a key is set.
+NO_CHAT_MODEL = "none"
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
 # Chroma's own rule for collection names.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
 
@@ -47,6 +52,23 @@ class Settings:
     chunk_overlap: int = 30
     parse_timeout_s: float = 120.0
     parse_memory_mb: int = 1024
+    # Generation: None means retrieval-only answers (no language model).
+    chat_provider: str | None = None
+    chat_model: str | None = None
+    chat_base_url: str | None = None
+    chat_temperature: float = 0.1
+    chat_max_tokens: int = 800
+    chat_timeout_s: float = 60.0
+    chat_max_retries: int = 2
+    context_tokens: int = 6000
+    azure_endpoint: str | None = None
+    azure_api_key: str | None = None
+    azure_api_version: str = DEFAULT_AZURE_API_VERSION
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when a chat model is configured; otherwise answers are retrieval-only."""
+        return self.chat_provider is not None
 
     @property
     def server_mode(self) -> bool:
@@ -54,7 +76,14 @@ class Settings:
         return self.chroma_host is not None
 
     def with_overrides(self, **changes: object) -> Settings:
-        """A copy with some fields changed (command-line flags win over the environment)."""
+        """A copy with some fields changed (command-line flags win over the environment).
+
+        Values are checked as they are when read from the environment.
+        """
+        if "collection" in changes:
+            _Reader({"RAG_COLLECTION": str(changes["collection"]) or " "}).collection_name(
+                "RAG_COLLECTION", ""
+            )
         return replace(self, **changes)
 
 
@@ -97,7 +126,47 @@ def _parse(env: _Reader) -> Settings:
     )
     if provider == "fastembed" and settings.embed_dimensions is not None:
         raise SettingsError("RAG_EMBED_DIMENSIONS is only supported with RAG_EMBED_PROVIDER=openai")
-    return settings
+    return replace(settings, **_chat_settings(env, settings))
+
+
+def _chat_settings(env: _Reader, settings: Settings) -> dict[str, object]:
+    """Generation settings; which provider (if any) follows from what is set."""
+    provider, model = _chat_provider(env, settings)
+    return {
+        "chat_provider": provider,
+        "chat_model": model,
+        "chat_base_url": env.url("RAG_CHAT_BASE_URL") or settings.openai_base_url,
+        "chat_temperature": env.number("RAG_CHAT_TEMPERATURE", float, 0.1, 0, 2),
+        "chat_max_tokens": env.number("RAG_CHAT_MAX_TOKENS", int, 800, minimum=16),
+        "chat_timeout_s": env.number("RAG_CHAT_TIMEOUT_S", float, 60.0, minimum=0.1),
+        "chat_max_retries": env.number("RAG_CHAT_MAX_RETRIES", int, 2, 0, 10),
+        "context_tokens": env.number("RAG_CONTEXT_TOKENS", int, 6000, minimum=500),
+        "azure_endpoint": env.url("AZURE_OPENAI_ENDPOINT"),
+        "azure_api_key": env.optional_text("AZURE_OPENAI_API_KEY"),
+        "azure_api_version": env.text("OPENAI_API_VERSION", DEFAULT_AZURE_API_VERSION),
+    }
+
+
+def _chat_provider(env: _Reader, settings: Settings) -> tuple[str | None, str | None]:
+    """(provider, model): Azure by its endpoint, OpenAI or a compatible server, or none.
+
+    An OpenAI key alone implies the default OpenAI model. A base URL alone does not: the
+    model name of a local server (Ollama, vLLM, LM Studio) cannot be guessed, so
+    RAG_CHAT_MODEL must name it.
+    """
+    model = env.optional_text("RAG_CHAT_MODEL")
+    if model is not None and model.lower() == NO_CHAT_MODEL:
+        return None, None
+    if env.optional_text("AZURE_OPENAI_ENDPOINT") is not None:
+        deployment = env.optional_text("AZURE_OPENAI_DEPLOYMENT") or model
+        if deployment is None:
+            raise SettingsError(
+                "AZURE_OPENAI_ENDPOINT needs AZURE_OPENAI_DEPLOYMENT (the deployment name)"
+            )
+        return "azure", deployment
+    if model is None and settings.openai_api_key is not None:
+        model = DEFAULT_OPENAI_CHAT_MODEL
+    return ("openai", model) if model is not None else (None, None)
 
 
 class _Reader:

@@ -23,3 +23,23 @@ class DocumentNotFoundError(RagError):
 
 class IngestError(RagError):
     """A file could not be ingested; the message is the reason shown to the user."""
+
+
+class LLMError(RagError):
+    """The chat model failed; the message says what happened and what to check."""
+
+
+class LLMTimeoutError(LLMError):
+    """The chat model did not answer within the configured timeout."""
+
+
+class LLMConnectionError(LLMError):
+    """The chat model's server could not be reached."""
+
+
+class LLMAuthenticationError(LLMError):
+    """The chat model's server refused the key or the deployment."""
+
+
+class LLMRateLimitError(LLMError):
+    """The chat model's server asked to slow down (HTTP 429), even after retries."""

@@ -1,0 +1,172 @@
+"""Chat page: ask questions, get streamed and cited answers, inspect every score."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import widgets
+from pages.common import chat_engine, engine, stop_with_error
+from rag.answers import Answer, AnswerKind
+from rag.chat import HOW_TO_CONFIGURE, ChatOptions
+from rag.errors import RagError
+from rag.export import conversation_json, conversation_markdown
+from rag.library import Library
+from rag.llm import GenerationOptions
+from rag.results import SearchMode
+from rag.retrieval import SearchOptions
+from rag.safe_text import escape_markdown
+
+library, _, _ = engine()
+chat = chat_engine()
+answers: list[Answer] = st.session_state.setdefault("answers", [])
+
+
+def sidebar_options(library: Library) -> ChatOptions:
+    """The retrieval and generation settings chosen in the sidebar."""
+    settings = library.settings
+    with st.sidebar:
+        st.header("Retrieval")
+        mode = st.radio("Search mode", [m.value for m in SearchMode], index=2, key="mode")
+        k = st.slider("Top k", 1, 20, 5, key="k")
+        vector_weight = st.slider("Vector weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="vw")
+        bm25_weight = st.slider("BM25 weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="bw")
+        min_vector = st.number_input(
+            "Minimum vector similarity (-1..1)", -1.0, 1.0, None, 0.05, key="min_vector"
+        )
+        min_bm25 = st.number_input("Minimum BM25 score", 0.0, None, None, 0.5, key="min_bm25")
+        names = {d.doc_id: d.name for d in library.documents()}
+        doc_ids = st.multiselect(
+            "Only these documents", list(names), format_func=names.get, key="doc_ids"
+        )
+        st.header("Answer")
+        disabled = not settings.llm_configured
+        model = st.text_input("Model", settings.chat_model or "", disabled=disabled, key="model")
+        temperature = st.slider(
+            "Temperature", 0.0, 2.0, settings.chat_temperature, 0.05, disabled=disabled
+        )
+        max_tokens = st.number_input(
+            "Maximum answer tokens", 16, 32000, settings.chat_max_tokens, disabled=disabled
+        )
+    search = SearchOptions(
+        mode=SearchMode(mode),
+        k=k,
+        vector_weight=vector_weight,
+        bm25_weight=bm25_weight,
+        doc_ids=tuple(doc_ids),
+        min_vector=min_vector,
+        min_bm25=min_bm25,
+    )
+    generation = GenerationOptions(model or None, temperature, int(max_tokens))
+    return ChatOptions(search, generation)
+
+
+def conversation_tools() -> None:
+    """New chat and export buttons."""
+    with st.sidebar:
+        st.header("Conversation")
+        if st.button("New chat", icon="🧹", key="new_chat"):
+            answers.clear()
+            st.session_state.pop("selected", None)
+            st.rerun()
+        st.download_button(
+            "Export as Markdown",
+            conversation_markdown(answers),
+            "conversation.md",
+            "text/markdown",
+            disabled=not answers,
+            on_click="ignore",
+        )
+        st.download_button(
+            "Export as JSON",
+            conversation_json(answers),
+            "conversation.json",
+            "application/json",
+            disabled=not answers,
+            on_click="ignore",
+        )
+
+
+def show_answer(index: int, answer: Answer) -> None:
+    """One past turn: the question, the answer, its sources and problems."""
+    with st.chat_message("user"):
+        st.markdown(escape_markdown(answer.question))
+    with st.chat_message("assistant"):
+        st.markdown(answer.markdown())
+        answer_footer(index, answer)
+
+
+def answer_footer(index: int, answer: Answer) -> None:
+    """Notices, errors and citations under an answer, and the button to inspect it."""
+    if answer.kind is AnswerKind.EXTRACTIVE:
+        st.caption("Quoted from the sources (retrieval-only mode).")
+    if answer.incomplete:
+        st.error(f"The answer is incomplete. {answer.error}", icon="⚠️")
+    widgets.citations(answer, library, key=f"a{index}")
+    if st.button("Show its sources and scores", key=f"select-{index}", type="tertiary"):
+        st.session_state["selected"] = index
+
+
+def ask(question: str, options: ChatOptions) -> Answer:
+    """Stream a new answer into the chat and return it."""
+    with st.chat_message("user"):
+        st.markdown(escape_markdown(question))
+    with st.chat_message("assistant"):
+        with st.spinner("Searching your documents…"):
+            stream = chat.ask(question, answers, options)
+        placeholder = st.empty()
+        text = ""
+        for delta in stream:
+            text += delta
+            placeholder.markdown(stream.markdown(text) + " ▌")
+        answer = stream.answer
+        placeholder.markdown(answer.markdown())
+        answer_footer(len(answers), answer)
+    return answer
+
+
+def side_panel(answer: Answer) -> None:
+    """Every retrieved chunk of the selected answer with all its scores, and the trace."""
+    st.subheader("Sources and scores")
+    st.caption(f"For: {escape_markdown(answer.question)}")
+    st.text(f"Searched for: {answer.query}")
+    if answer.warning:
+        st.warning(answer.warning, icon="⚠️")
+    if not answer.chunks:
+        st.warning(f"Nothing found. {answer.notice or ''}", icon="🔍")
+    else:
+        widgets.score_chart(answer.chunks)
+    for chunk in answer.chunks:
+        number = answer.source_number(chunk)
+        widgets.chunk_card(
+            chunk, answer.query, library, number, answer.is_cited(chunk), key=chunk.chunk_id
+        )
+    with st.expander("Trace"):
+        widgets.trace(answer)
+
+
+options = sidebar_options(library)
+conversation_tools()
+chat_column, panel_column = st.columns([3, 2], gap="large")
+with chat_column:
+    st.title("Chat")
+    if not chat.llm_configured:
+        st.info(
+            f"No language model is configured: answers quote your documents. {HOW_TO_CONFIGURE}"
+        )
+    for number, past in enumerate(answers):
+        show_answer(number, past)
+question = st.chat_input("Ask about your documents")
+if question:
+    with chat_column:
+        try:
+            new = ask(question, options)
+        except RagError as exc:
+            stop_with_error(exc)
+        answers.append(new)
+        st.session_state["selected"] = len(answers) - 1
+with panel_column:
+    selected = st.session_state.get("selected", len(answers) - 1)
+    if answers and 0 <= selected < len(answers):
+        side_panel(answers[selected])
+    else:
+        st.caption("Ask a question: the chunks it retrieves, and every score, show here.")

@@ -1,0 +1,96 @@
+"""What a chat turn returns: the answer, its sources and citations, and its trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rag.citations import Citation
+from rag.results import ScoredChunk
+from rag.safe_text import safe_markdown
+
+
+class AnswerKind(StrEnum):
+    """How the answer's text came about."""
+
+    GENERATED = "generated"  # written by the chat model from the sources
+    EXTRACTIVE = "extractive"  # sentences quoted from the sources, no model
+    NOTHING_FOUND = "nothing found"  # retrieval returned no chunk
+
+
+def answer_markdown(text: str, kind: AnswerKind) -> str:
+    """Answer text (or the part streamed so far) made safe to render as Markdown.
+
+    Model output is neutralised; quoted (extractive) and fixed texts are escaped already.
+    """
+    return safe_markdown(text) if kind is AnswerKind.GENERATED else text
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    """One stage of answering: what it did, with its settings, numbers and timing."""
+
+    title: str
+    detail: dict[str, object] = field(default_factory=dict)
+    ms: float | None = None
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form."""
+        return {"title": self.title, "ms": self.ms, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answered question. `sources` are the chunks the model saw, numbered from 1."""
+
+    question: str
+    query: str
+    text: str
+    kind: AnswerKind
+    chunks: tuple[ScoredChunk, ...] = ()
+    sources: tuple[ScoredChunk, ...] = ()
+    citations: tuple[Citation, ...] = ()
+    trace: tuple[TraceStep, ...] = ()
+    incomplete: bool = False
+    error: str | None = None
+    notice: str | None = None
+    warning: str | None = None
+    model: str | None = None
+
+    def markdown(self) -> str:
+        """The text, safe to render as Markdown."""
+        return answer_markdown(self.text, self.kind)
+
+    def source_number(self, chunk: ScoredChunk) -> int | None:
+        """The [n] of a retrieved chunk if it was given to the model as a source."""
+        for number, source in enumerate(self.sources, start=1):
+            if source.chunk_id == chunk.chunk_id:
+                return number
+        return None
+
+    def is_cited(self, chunk: ScoredChunk) -> bool:
+        """True when a valid citation of the answer points at this chunk."""
+        return any(c.chunk and c.chunk.chunk_id == chunk.chunk_id for c in self.citations)
+
+    @property
+    def unverified(self) -> tuple[Citation, ...]:
+        """Citations whose number matches no source."""
+        return tuple(c for c in self.citations if not c.valid)
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form: everything the UI shows, for export."""
+        return {
+            "question": self.question,
+            "query": self.query,
+            "answer": self.text,
+            "kind": self.kind.value,
+            "model": self.model,
+            "incomplete": self.incomplete,
+            "error": self.error,
+            "notice": self.notice,
+            "warning": self.warning,
+            "citations": [c.as_dict() for c in self.citations],
+            "sources": [chunk.chunk_id for chunk in self.sources],
+            "chunks": [chunk.as_dict() for chunk in self.chunks],
+            "trace": [step.as_dict() for step in self.trace],
+        }

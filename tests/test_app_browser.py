@@ -1,0 +1,161 @@
+"""The whole app in headless Chromium: `streamlit run` on 127.0.0.1 with the fake model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import pdf
+from fake_llm import FakeLLM
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "test-output"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCRIPT_TEXT = "Beware of the warning: <script>alert(1)</script> must show as text."
+TIMEOUT_MS = 90_000
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"streamlit did not become healthy:\n{log.read_text()}")
+
+
+@pytest.fixture
+def fake_llm():
+    # Slow chunks, so the answer visibly streams.
+    with FakeLLM(chunk_delay_s=0.04) as server:
+        yield server
+
+
+@pytest.fixture
+def app_url(tmp_path, fake_llm):
+    """`streamlit run app.py` on a free port with a temporary data folder; stopped after."""
+    if not Path(CHROMIUM).is_file():
+        message = f"no Chromium at {CHROMIUM}: install Debian's chromium to run browser tests"
+        print(message)
+        pytest.skip(message)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "RAG_DATA_DIR": str(tmp_path / "data"),
+        "RAG_CHAT_MODEL": "fake-model",
+        "OPENAI_BASE_URL": fake_llm.base_url,
+        "RAG_CHAT_MAX_RETRIES": "0",
+    }
+    log = tmp_path / "streamlit.log"
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1600, "height": 1200})
+        tab = context.new_page()
+        tab.set_default_timeout(TIMEOUT_MS)
+        tab.dialogs = []
+        tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+        tab.goto(app_url)
+        yield tab
+        browser.close()
+
+
+def upload(page, tmp_path: Path) -> None:
+    script = tmp_path / "warning.txt"
+    script.write_text(SCRIPT_TEXT)
+    page.get_by_role("link", name="Documents").click()
+    page.locator("input[type=file]").set_input_files([pdf("sf_minimal-document.pdf"), script])
+    page.get_by_role("button", name="Ingest").click()
+    page.get_by_text("sf_minimal-document.pdf: ingested (1 pages, 2 chunks)").wait_for()
+    page.get_by_text("warning.txt: ingested (1 pages, 1 chunks)").wait_for()
+
+
+def ask_and_watch_it_stream(page, question: str, final_text: str) -> bool:
+    """Ask; True if a partial answer (with the typing cursor) was seen before the end."""
+    box = page.get_by_placeholder("Ask about your documents")
+    box.fill(question)
+    box.press("Enter")
+    partial_seen = False
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        body = page.locator("[data-testid=stChatMessage]").all_inner_texts()
+        if any("▌" in text for text in body):
+            partial_seen = True
+        if any(final_text in text and "▌" not in text for text in body):
+            return partial_seen
+        time.sleep(0.05)
+    pytest.fail(f"the answer {final_text!r} did not appear")
+
+
+def test_upload_ask_see_citations_scores_and_script_as_text(page, fake_llm, tmp_path):
+    upload(page, tmp_path)
+    page.get_by_role("link", name="Chat").click()
+    answer = "The document is Lorem ipsum placeholder text in Latin, set in one page [1]."
+    fake_llm.reply(answer, "warning script alert", "It warns about a script tag [1].")
+    assert ask_and_watch_it_stream(page, "What is Lorem ipsum?", answer)
+    citation = page.get_by_text("[1] sf_minimal-document.pdf, p. 1")
+    citation.wait_for()
+    page.get_by_text("Sources and scores", exact=True).wait_for()
+    for kind in ("cosine similarity, -1..1", "BM25, unbounded", "RRF, sum of weight / (k + rank)"):
+        page.get_by_text(kind, exact=True).first.wait_for()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "chat-with-panel.png"), full_page=True)
+
+    ask_and_watch_it_stream(page, "And the warning?", "It warns about a script tag [1].")
+    page.get_by_text("[1] warning.txt, p. 1").click()
+    shown = page.get_by_text(SCRIPT_TEXT)
+    shown.first.wait_for()
+    assert page.dialogs == []
+    assert page.locator("script:text('alert(1)')").count() == 0
+    page.screenshot(path=str(OUTPUT / "chat-script-as-text.png"), full_page=True)
