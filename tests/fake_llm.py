@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -72,6 +73,11 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
+            if self.path.rstrip("/") == "/v1/embeddings":
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                fake.record(body)
+                self._json(200, _embeddings(body))
+                return
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._json(404, {"error": {"message": "not found", "type": "not_found"}})
                 return
@@ -113,6 +119,22 @@ def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
 
     return Handler
+
+
+def _embeddings(body: dict) -> dict:
+    """Deterministic 64-d vectors from the words of each input (bag of hashed words)."""
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = []
+    for index, text in enumerate(texts):
+        vector = [0.0] * body.get("dimensions", 64)
+        for word in text.lower().split():
+            vector[zlib.crc32(word.encode()) % len(vector)] += 1.0
+        data.append({"object": "embedding", "index": index, "embedding": vector})
+    return {"object": "list", "data": data, "model": body["model"], "usage": _no_usage()}
+
+
+def _no_usage() -> dict:
+    return {"prompt_tokens": 0, "total_tokens": 0}
 
 
 def _pieces(text: str) -> list[str]:
