@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,20 @@ def run_json(*args: str, data_dir: Path, expect_code: int = 0, **kwargs) -> dict
     done = run_cli(*args, "--json", data_dir=data_dir, **kwargs)
     assert done.returncode == expect_code, done.stderr[-3000:]
     return json.loads(done.stdout)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server process: politely, then by force."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

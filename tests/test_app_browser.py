@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -14,8 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import pdf
 from fake_llm import FakeLLM
+from helpers import ROOT, free_port, stop
 
-ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "test-output"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -31,12 +30,6 @@ SCRIPT_TEXT = "Beware of the warning: <script>alert(1)</script> must show as tex
 TIMEOUT_MS = 90_000
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -67,7 +60,7 @@ def app_url(tmp_path, fake_llm):
         message = f"no Chromium at {CHROMIUM}: install Debian's chromium to run browser tests"
         print(message)
         pytest.skip(message)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "RAG_DATA_DIR": str(tmp_path / "data"),
@@ -87,12 +80,7 @@ def app_url(tmp_path, fake_llm):
         _wait_healthy(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 @pytest.fixture

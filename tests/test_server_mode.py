@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,10 @@ from ingest.pipeline import FileStatus, Ingestor
 from rag.library import Library
 from rag.retrieval import Retriever, SearchOptions
 from tests.conftest import pdf
+from tests.helpers import free_port, stop
 
 pytestmark = pytest.mark.server
 CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_up(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -45,7 +39,7 @@ def chroma_port(tmp_path_factory):
     """A Chroma server on 127.0.0.1, stopped when the module's tests are done."""
     if not CHROMA.exists() and shutil.which("chroma") is None:
         pytest.skip("the chroma command is not installed")
-    port = _free_port()
+    port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
     command = [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -53,11 +47,7 @@ def chroma_port(tmp_path_factory):
         _wait_until_up(port, process)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def _node(make_library, tmp_path: Path, name: str, port: int) -> Library:
