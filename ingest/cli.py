@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
 
-from ingest.parsing import SUPPORTED_SUFFIXES
-from ingest.pipeline import Ingestor, IngestOutcome, Progress
+from ingest.pipeline import Ingestor, IngestOutcome, Progress, supported_files
 from rag.commandline import (
     EXIT_FAILED,
     EXIT_OK,
@@ -52,30 +51,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    files = list(_walk(args.paths))
+    files = supported_files(args.paths)
     missing = [p for p in args.paths if not p.exists()]
     if missing:
         print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
         return EXIT_USAGE
     ingestor = Ingestor(Library.open(settings_from(args)))
-    outcomes = [_ingest_one(ingestor, path, args.password) for path in files]
+    outcomes = ingest_files(ingestor, files, args.password)
     _report(outcomes, args.json)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
-def _walk(paths: list[Path]) -> Iterator[Path]:
-    for path in paths:
-        if path.is_dir():
-            found = (p for p in sorted(path.rglob("*")) if p.is_file())
-            yield from (p for p in found if p.suffix.lower() in SUPPORTED_SUFFIXES)
-        elif path.is_file():
-            yield path
-
-
-def _ingest_one(ingestor: Ingestor, path: Path, password: str | None) -> IngestOutcome:
-    return _with_progress(
-        path.name, lambda progress: ingestor.ingest_path(path, password, progress)
-    )
+def ingest_files(
+    ingestor: Ingestor, files: list[Path], password: str | None = None
+) -> list[IngestOutcome]:
+    """Ingest files one by one with a progress bar on standard error."""
+    return [
+        _with_progress(path.name, partial(ingestor.ingest_path, path, password)) for path in files
+    ]
 
 
 def _with_progress(label: str, work: Callable[[Progress], IngestOutcome]) -> IngestOutcome:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ingest.chunking import chunk_pages
 from ingest.cleaning import clean_text, has_text
-from ingest.parsing import ParseLimits, parse_file
+from ingest.parsing import SUPPORTED_SUFFIXES, ParseLimits, parse_file
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.errors import IngestError, RagError
 from rag.library import Library
@@ -63,6 +63,24 @@ class IngestOutcome:
         }
 
 
+@dataclass(frozen=True)
+class TextDocument:
+    """A document that is already text: a name (shown as its source) and the text."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A chunked document waiting for its batch to be embedded."""
+
+    record: DocumentRecord
+    original: bytes
+    chunks: list[Chunk]
+    replaces: DocumentRecord | None
+
+
 def document_id(data: bytes) -> tuple[str, str]:
     """(doc_id, sha256): a document is identified by the hash of its bytes."""
     digest = hashlib.sha256(data).hexdigest()
@@ -106,11 +124,80 @@ class Ingestor:
         status = FileStatus.REPLACED if previous else FileStatus.INGESTED
         return _outcome(name, status, record)
 
+    def ingest_texts(
+        self, documents: Sequence[TextDocument], progress: Progress | None = None
+    ) -> list[IngestOutcome]:
+        """Ingest many plain-text documents, several to an embedding batch.
+
+        For corpora of short texts (a BEIR data set, notes), where one document per batch
+        would leave the embedder mostly idle. A document is identified by its name and
+        text, so an unchanged one is skipped without embedding it again; one whose text
+        changed replaces the older version under its name.
+        """
+        ready = [r for r in self._library.vectors.records() if r.status is DocumentStatus.READY]
+        known = {r.sha256: r for r in ready}
+        by_name = {r.name: r for r in ready}
+        outcomes: list[IngestOutcome] = []
+        batch: list[_Prepared] = []
+        for done, document in enumerate(documents, start=1):
+            data = document.text.encode("utf-8")
+            doc_id, sha256 = document_id(document.name.encode("utf-8") + b"\n" + data)
+            if sha256 in known:
+                outcomes.append(_outcome(document.name, FileStatus.UNCHANGED, known[sha256]))
+            else:
+                prepared = self._prepare_text(document, data, doc_id, sha256, by_name)
+                if isinstance(prepared, IngestOutcome):
+                    outcomes.append(prepared)
+                else:
+                    known[sha256] = prepared.record
+                    batch.append(prepared)
+            if sum(len(p.chunks) for p in batch) >= WRITE_BATCH:
+                outcomes += self._write_batch(batch)
+                batch = []
+            if progress:
+                progress(done, len(documents))
+        return outcomes + self._write_batch(batch)
+
+    def _prepare_text(
+        self, document: TextDocument, data: bytes, doc_id: str, sha256: str, by_name: dict
+    ) -> _Prepared | IngestOutcome:
+        try:
+            record, chunks = self._chunk(document.name, [document.text], len(data), doc_id, sha256)
+        except IngestError as exc:
+            return IngestOutcome(document.name, FileStatus.FAILED, str(exc), doc_id)
+        return _Prepared(record, data, chunks, by_name.get(document.name))
+
+    def _write_batch(self, batch: Sequence[_Prepared]) -> list[IngestOutcome]:
+        if not batch:
+            return []
+        library = self._library
+        library.begin_many([(p.record, p.original) for p in batch])
+        chunks = [chunk for p in batch for chunk in p.chunks]
+        try:
+            self._index([p.record.doc_id for p in batch], chunks)
+        except IngestError as exc:
+            return [
+                IngestOutcome(p.record.name, FileStatus.FAILED, str(exc), p.record.doc_id)
+                for p in batch
+            ]
+        library.publish_many([(p.record, p.replaces) for p in batch])
+        return [
+            _outcome(
+                p.record.name, FileStatus.REPLACED if p.replaces else FileStatus.INGESTED, p.record
+            )
+            for p in batch
+        ]
+
     def _prepare(
         self, name: str, data: bytes, password: str | None, doc_id: str, sha256: str
     ) -> tuple[DocumentRecord, list[Chunk]]:
         parsed = parse_file(name, data, password, self._limits)
-        pages = [clean_text(page) for page in parsed.pages]
+        return self._chunk(name, parsed.pages, len(data), doc_id, sha256)
+
+    def _chunk(
+        self, name: str, raw_pages: Sequence[str], size: int, doc_id: str, sha256: str
+    ) -> tuple[DocumentRecord, list[Chunk]]:
+        pages = [clean_text(page) for page in raw_pages]
         empty = tuple(n for n, page in enumerate(pages, start=1) if not has_text(page))
         if len(empty) == len(pages):
             raise IngestError(
@@ -130,7 +217,7 @@ class Ingestor:
             doc_id=doc_id,
             name=name,
             sha256=sha256,
-            size_bytes=len(data),
+            size_bytes=size,
             pages=len(pages),
             chunks=len(chunks),
             added_at=0.0,
@@ -141,21 +228,39 @@ class Ingestor:
     def _write(
         self, record: DocumentRecord, data: bytes, chunks: list[Chunk], progress: Progress | None
     ) -> None:
+        self._library.begin(record, data)
+        self._index([record.doc_id], chunks, progress)
+
+    def _index(
+        self, doc_ids: Sequence[str], chunks: Sequence[Chunk], progress: Progress | None = None
+    ) -> None:
+        """Embed and write the chunks of pending documents; on failure, remove them."""
         library = self._library
-        library.begin(record, data)
         try:
             for start in range(0, len(chunks), WRITE_BATCH):
                 batch = chunks[start : start + WRITE_BATCH]
                 library.write_chunks(batch, library.embedder.embed_documents(_texts(batch)))
                 if progress:
                     progress(start + len(batch), len(chunks))
-        except RagError as exc:
-            library.discard(record.doc_id)
-            raise IngestError(str(exc)) from exc
         except Exception as exc:
-            log.exception("Ingesting %s failed", record.name)
-            library.discard(record.doc_id)
+            for doc_id in doc_ids:
+                library.discard(doc_id)
+            if isinstance(exc, RagError):
+                raise IngestError(str(exc)) from exc
+            log.exception("Indexing %s failed", ", ".join(doc_ids))
             raise IngestError(f"internal error while indexing: {type(exc).__name__}") from exc
+
+
+def supported_files(paths: Sequence[Path]) -> list[Path]:
+    """The given files, and the supported files inside the given folders, in name order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = (p for p in sorted(path.rglob("*")) if p.is_file())
+            found += [p for p in inside if p.suffix.lower() in SUPPORTED_SUFFIXES]
+        elif path.is_file():
+            found.append(path)
+    return found
 
 
 def _texts(chunks: Sequence[Chunk]) -> list[str]:

@@ -43,3 +43,7 @@ class LLMAuthenticationError(LLMError):
 
 class LLMRateLimitError(LLMError):
     """The chat model's server asked to slow down (HTTP 429), even after retries."""
+
+
+class EvalDataError(RagError):
+    """An evaluation set is missing or malformed; the message names the file and line."""

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # In server mode other app processes may be ingesting right now; only a pending record
 # this old is taken for the leftover of a crash.
 SERVER_STALE_AFTER_S = 3600.0
+# Reading the catalog on every query would cost more than the search itself once there are
+# thousands of documents. The list of visible documents is cached, dropped on every write
+# made through this library, and re-read after this many seconds for writes made elsewhere
+# (another process using the same Chroma server or data folder).
+CATALOG_TTL_S = 1.0
 
 
 def original_path(data_dir: Path, collection: str, doc_id: str) -> Path:
@@ -71,6 +76,7 @@ class Library:
     lexical: LexicalIndex
     last_repair: RepairReport = field(default_factory=RepairReport)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _visible: tuple[float, list[DocumentRecord]] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Library:
@@ -88,8 +94,12 @@ class Library:
 
     def documents(self) -> list[DocumentRecord]:
         """The visible documents, newest first."""
-        ready = [r for r in self.vectors.records() if r.status is DocumentStatus.READY]
-        return sorted(ready, key=lambda r: r.added_at, reverse=True)
+        with self._lock:
+            if self._visible is None or time.monotonic() - self._visible[0] > CATALOG_TTL_S:
+                ready = [r for r in self.vectors.records() if r.status is DocumentStatus.READY]
+                ready.sort(key=lambda r: r.added_at, reverse=True)
+                self._visible = (time.monotonic(), ready)
+            return list(self._visible[1])
 
     def visible_ids(self) -> set[str]:
         """Ids of the documents retrieval may return."""
@@ -117,11 +127,18 @@ class Library:
 
     def begin(self, record: DocumentRecord, original: bytes) -> None:
         """Record a document as pending before any of its chunks is written."""
-        path = self.original_path(record.doc_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(original)
-        pending = replace(record, status=DocumentStatus.PENDING, added_at=time.time())
-        self.vectors.put_records([pending])
+        self.begin_many([(record, original)])
+
+    def begin_many(self, documents: Sequence[tuple[DocumentRecord, bytes]]) -> None:
+        """Record several documents as pending in one catalog write."""
+        for record, original in documents:
+            path = self.original_path(record.doc_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(original)
+        now = time.time()
+        self.vectors.put_records(
+            replace(record, status=DocumentStatus.PENDING, added_at=now) for record, _ in documents
+        )
 
     def write_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add a batch of chunks of a pending document to both indexes."""
@@ -131,14 +148,22 @@ class Library:
 
     def publish(self, record: DocumentRecord, replaces: DocumentRecord | None = None) -> None:
         """Make a document visible; if it replaces an older version, retire that one."""
+        self.publish_many([(record, replaces)])
+
+    def publish_many(
+        self, documents: Sequence[tuple[DocumentRecord, DocumentRecord | None]]
+    ) -> None:
+        """Make documents visible, each retiring the older version it replaces (if any)."""
+        now = time.time()
+        records = [replace(new, status=DocumentStatus.READY, added_at=now) for new, _ in documents]
+        retired = [old for _, old in documents if old is not None]
+        records += [replace(old, status=DocumentStatus.DELETING) for old in retired]
         with self._lock:
-            records = [replace(record, status=DocumentStatus.READY, added_at=time.time())]
-            if replaces is not None:
-                records.append(replace(replaces, status=DocumentStatus.DELETING))
             # One write flips both records, so searches never see both versions or neither.
             self.vectors.put_records(records)
-            if replaces is not None:
-                self._remove(replaces.doc_id)
+            self._changed()
+            for old in retired:
+                self._remove(old.doc_id)
 
     def delete(self, doc_id: str) -> None:
         """Remove a document from retrieval, both indexes and the catalog."""
@@ -147,6 +172,7 @@ class Library:
             if record is None:
                 raise DocumentNotFoundError(f"No document with id {doc_id!r}")
             self.vectors.put_records([replace(record, status=DocumentStatus.DELETING)])
+            self._changed()
             self._remove(doc_id)
 
     def discard(self, doc_id: str) -> None:
@@ -154,7 +180,12 @@ class Library:
         with self._lock:
             self._remove(doc_id)
 
+    def _changed(self) -> None:
+        with self._lock:
+            self._visible = None
+
     def _remove(self, doc_id: str) -> None:
+        self._changed()
         self.lexical.delete_documents([doc_id])
         self.vectors.delete_chunks(doc_id)
         self.vectors.delete_record(doc_id)

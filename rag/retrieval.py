@@ -54,6 +54,11 @@ class Retriever:
         self._library = library
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
 
+    @property
+    def library(self) -> Library:
+        """The library this retriever searches."""
+        return self._library
+
     def search(self, query: str, options: SearchOptions | None = None) -> SearchResult:
         """The top-k chunks for `query` with every score, its kind and rank."""
         options = options or SearchOptions()
