@@ -75,6 +75,7 @@ class TextDocument:
 class _Prepared:
     """A chunked document waiting for its batch to be embedded."""
 
+    position: int
     record: DocumentRecord
     original: bytes
     chunks: list[Chunk]
@@ -137,56 +138,65 @@ class Ingestor:
         ready = [r for r in self._library.vectors.records() if r.status is DocumentStatus.READY]
         known = {r.sha256: r for r in ready}
         by_name = {r.name: r for r in ready}
-        outcomes: list[IngestOutcome] = []
+        outcomes: dict[int, IngestOutcome] = {}
         batch: list[_Prepared] = []
-        for done, document in enumerate(documents, start=1):
+        for position, document in enumerate(documents):
             data = document.text.encode("utf-8")
             doc_id, sha256 = document_id(document.name.encode("utf-8") + b"\n" + data)
             if sha256 in known:
-                outcomes.append(_outcome(document.name, FileStatus.UNCHANGED, known[sha256]))
+                outcomes[position] = _outcome(document.name, FileStatus.UNCHANGED, known[sha256])
             else:
-                prepared = self._prepare_text(document, data, doc_id, sha256, by_name)
+                prepared = self._prepare_text(position, document, data, doc_id, sha256, by_name)
                 if isinstance(prepared, IngestOutcome):
-                    outcomes.append(prepared)
+                    outcomes[position] = prepared
                 else:
                     known[sha256] = prepared.record
                     batch.append(prepared)
             if sum(len(p.chunks) for p in batch) >= WRITE_BATCH:
-                outcomes += self._write_batch(batch)
+                outcomes.update(self._write_batch(batch))
                 batch = []
             if progress:
-                progress(done, len(documents))
-        return outcomes + self._write_batch(batch)
+                progress(position + 1, len(documents))
+        outcomes.update(self._write_batch(batch))
+        return [outcomes[position] for position in range(len(documents))]
 
     def _prepare_text(
-        self, document: TextDocument, data: bytes, doc_id: str, sha256: str, by_name: dict
+        self,
+        position: int,
+        document: TextDocument,
+        data: bytes,
+        doc_id: str,
+        sha256: str,
+        by_name: dict[str, DocumentRecord],
     ) -> _Prepared | IngestOutcome:
         try:
             record, chunks = self._chunk(document.name, [document.text], len(data), doc_id, sha256)
         except IngestError as exc:
             return IngestOutcome(document.name, FileStatus.FAILED, str(exc), doc_id)
-        return _Prepared(record, data, chunks, by_name.get(document.name))
+        return _Prepared(position, record, data, chunks, by_name.get(document.name))
 
-    def _write_batch(self, batch: Sequence[_Prepared]) -> list[IngestOutcome]:
+    def _write_batch(self, batch: Sequence[_Prepared]) -> dict[int, IngestOutcome]:
+        """Embed, write and publish a batch; outcomes by input position."""
         if not batch:
-            return []
-        library = self._library
-        library.begin_many([(p.record, p.original) for p in batch])
+            return {}
+        self._library.begin_many([(p.record, p.original) for p in batch])
         chunks = [chunk for p in batch for chunk in p.chunks]
         try:
             self._index([p.record.doc_id for p in batch], chunks)
         except IngestError as exc:
-            return [
-                IngestOutcome(p.record.name, FileStatus.FAILED, str(exc), p.record.doc_id)
+            return {
+                p.position: IngestOutcome(
+                    p.record.name, FileStatus.FAILED, str(exc), p.record.doc_id
+                )
                 for p in batch
-            ]
-        library.publish_many([(p.record, p.replaces) for p in batch])
-        return [
-            _outcome(
+            }
+        self._library.publish_many([(p.record, p.replaces) for p in batch])
+        return {
+            p.position: _outcome(
                 p.record.name, FileStatus.REPLACED if p.replaces else FileStatus.INGESTED, p.record
             )
             for p in batch
-        ]
+        }
 
     def _prepare(
         self, name: str, data: bytes, password: str | None, doc_id: str, sha256: str
