@@ -8,6 +8,7 @@ navigation = st.navigation(
         st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
         st.Page("pages/documents.py", title="Documents", icon="📚"),
         st.Page("pages/search.py", title="Search", icon="🔎"),
+        st.Page("pages/evaluation.py", title="Evaluation", icon="📏"),
     ]
 )
 navigation.run()

@@ -85,6 +85,13 @@ class EvalReport:
         questions = tuple(QuestionResult(**q) for q in data.get("questions", ()))
         return cls(**{**data, "modes": modes, "questions": questions})
 
+    def rows(self) -> list[dict[str, object]]:
+        """One row per mode: every metric, then the query latency."""
+        return [
+            {"mode": m.mode.value, **m.metrics, "p50 ms": m.p50_ms, "p95 ms": m.p95_ms}
+            for m in self.modes
+        ]
+
     def metric_names(self) -> tuple[str, ...]:
         """The metrics this kind of run reports, in display order."""
         return BEIR_METRICS if self.kind == "beir" else QA_METRICS

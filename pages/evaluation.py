@@ -1,0 +1,124 @@
+"""Evaluation page: measure retrieval on the current collection with a question set."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import engine
+from rag.errors import RagError
+from rag.eval_sets import QAItem
+from rag.eval_store import EvalStore, history_rows, run_saved_set
+from rag.evaluation import QA_METRICS, EvalReport, missing_sources
+from rag.fusion import DEFAULT_RRF_K
+from rag.results import SearchMode
+from rag.retrieval import SearchOptions
+from rag.safe_text import escape_markdown
+
+library, _, retriever = engine()
+store = EvalStore.of(library.settings.data_dir, library.settings.collection)
+FORMAT_HELP = (
+    'One JSON object a line: {"question": "...", "answer": "..." (optional), "evidence":'
+    ' [{"source": "<file name>", "page": <page from 1>}]}'
+)
+
+
+def upload_set() -> None:
+    """Check an uploaded question file and save it under a name."""
+    upload = st.file_uploader("Question file (JSON lines)", type=["jsonl"], key="qa_upload")
+    if upload is None:
+        return
+    name = st.text_input("Save as", value=upload.name, key="qa_name").strip() or upload.name
+    if st.button("Save question set", key="save_set"):
+        try:
+            items = store.save_set(name, upload.getvalue().decode("utf-8", errors="replace"))
+        except RagError as exc:
+            st.error(str(exc))
+            return
+        st.session_state["qa_set"] = name
+        st.toast(f"Saved {escape_markdown(name)}: {len(items)} questions")
+
+
+def run_options() -> tuple[list[SearchMode], SearchOptions]:
+    """The modes to compare and the search settings this run records."""
+    modes = st.multiselect(
+        "Modes", list(SearchMode), default=list(SearchMode), format_func=str, key="eval_modes"
+    )
+    with st.expander("Search settings"):
+        rrf_k = st.number_input("RRF k", 0, 1000, DEFAULT_RRF_K, key="eval_rrf_k")
+        vector_weight = st.slider("Vector weight", 0.0, 3.0, 1.0, 0.1, key="eval_vw")
+        bm25_weight = st.slider("BM25 weight", 0.0, 3.0, 1.0, 0.1, key="eval_bw")
+        candidates = st.number_input("Candidates per retriever", 10, 500, 50, key="eval_cand")
+    options = SearchOptions(
+        rrf_k=int(rrf_k),
+        vector_weight=vector_weight,
+        bm25_weight=bm25_weight,
+        candidates=int(candidates),
+    )
+    return modes, options
+
+
+def check_sources(items: list[QAItem]) -> None:
+    """Warn about evidence files that are not in the collection."""
+    missing = missing_sources(items, {d.name for d in library.documents()})
+    if missing:
+        names = ", ".join(escape_markdown(name) for name in missing[:10])
+        st.warning(f"Not in this collection, so never found: {names}")
+
+
+def show_report(report: EvalReport) -> None:
+    """The metrics of each mode as a table and a chart, then each question's first hit."""
+    st.subheader(f"Results: {escape_markdown(report.dataset)}")
+    rows = pd.DataFrame(report.rows())
+    st.dataframe(rows, hide_index=True, width="stretch")
+    st.bar_chart(rows.set_index("mode")[list(report.metric_names())].T, stack=False)
+    st.caption(
+        "hit@k: share of questions with a chunk on an evidence page among the top k."
+        " mrr@10: mean of 1 / rank of the first such chunk (0 when not in the top 10)."
+    )
+    with st.expander("Rank of the first chunk on an evidence page, per question"):
+        per_question = [{"question": q.question, **q.first_hit} for q in report.questions]
+        st.dataframe(pd.DataFrame(per_question), hide_index=True, width="stretch")
+
+
+def show_history() -> None:
+    """Past runs on this collection, to compare settings."""
+    runs = store.runs()
+    if not runs:
+        return
+    st.header(f"Past runs ({len(runs)})")
+    history = pd.DataFrame(history_rows(runs))
+    metric = st.selectbox("Compare by", QA_METRICS, key="eval_metric")
+    st.bar_chart(history.pivot_table(index="run", columns="mode", values=metric), stack=False)
+    st.dataframe(history, hide_index=True, width="stretch")
+
+
+st.title("Evaluation")
+st.caption(
+    "How well does retrieval find the pages that answer your questions? Upload a question"
+    " set, run it on this collection in every mode, and compare settings across runs."
+)
+if not library.documents():
+    st.info("No documents yet: add the documents your questions are about on the Documents page.")
+upload_set()
+st.caption(FORMAT_HELP)
+set_names = store.set_names()
+chosen = st.selectbox("Question set", set_names, key="qa_set", index=None if not set_names else 0)
+if chosen is not None:
+    try:
+        questions = store.load_set(chosen)
+    except RagError as exc:
+        st.error(str(exc))
+        st.stop()
+    st.write(f"{len(questions)} questions")
+    check_sources(questions)
+    modes, options = run_options()
+    if st.button("Run evaluation", key="run_eval", type="primary", disabled=not modes):
+        with st.spinner("Searching…"):
+            st.session_state["eval_report"] = run_saved_set(
+                retriever, store, chosen, modes, options
+            )
+report = st.session_state.get("eval_report")
+if report is not None:
+    show_report(report)
+show_history()
