@@ -28,6 +28,7 @@ def sidebar_options(library: Library) -> ChatOptions:
         st.header("Retrieval")
         mode = st.radio("Search mode", [m.value for m in SearchMode], index=2, key="mode")
         k = st.slider("Top k", 1, 20, 5, key="k")
+        fusion = widgets.fusion_choice("fusion")
         vector_weight = st.slider("Vector weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="vw")
         bm25_weight = st.slider("BM25 weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="bw")
         min_vector = st.number_input(
@@ -50,6 +51,7 @@ def sidebar_options(library: Library) -> ChatOptions:
     search = SearchOptions(
         mode=SearchMode(mode),
         k=k,
+        fusion=fusion,
         vector_weight=vector_weight,
         bm25_weight=bm25_weight,
         doc_ids=tuple(doc_ids),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import widgets
 from pages.common import engine
 from rag.errors import RagError
 from rag.eval_sets import QAItem
@@ -45,11 +46,13 @@ def run_options() -> tuple[list[SearchMode], SearchOptions]:
         "Modes", list(SearchMode), default=list(SearchMode), format_func=str, key="eval_modes"
     )
     with st.expander("Search settings"):
+        fusion = widgets.fusion_choice("eval_fusion")
         rrf_k = st.number_input("RRF k", 0, 1000, DEFAULT_RRF_K, key="eval_rrf_k")
         vector_weight = st.slider("Vector weight", 0.0, 3.0, 1.0, 0.1, key="eval_vw")
         bm25_weight = st.slider("BM25 weight", 0.0, 3.0, 1.0, 0.1, key="eval_bw")
         candidates = st.number_input("Candidates per retriever", 10, 500, 50, key="eval_cand")
     options = SearchOptions(
+        fusion=fusion,
         rrf_k=int(rrf_k),
         vector_weight=vector_weight,
         bm25_weight=bm25_weight,

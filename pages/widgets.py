@@ -12,10 +12,15 @@ import streamlit as st
 from rag.answers import Answer
 from rag.citations import Citation
 from rag.library import Library
-from rag.results import NOT_RETURNED, ScoredChunk
+from rag.results import NOT_RETURNED, Fusion, ScoredChunk
+from rag.retrieval import SearchOptions
 from rag.safe_text import escape_markdown, highlight_terms, query_terms
 
 SCORE_NAMES = {"vector": "Vector", "bm25": "BM25", "fused": "Fused"}
+FUSION_NAMES = {
+    Fusion.RRF: "Reciprocal rank fusion (ranks only)",
+    Fusion.RELATIVE: "Relative score fusion (min-max normalised scores)",
+}
 NOT_RETURNED_TEXT = f"{NOT_RETURNED} by this retriever"
 
 
@@ -103,3 +108,15 @@ def trace(answer: Answer) -> None:
         timing = f" · {step.ms:.0f} ms" if step.ms is not None else ""
         st.markdown(f"**{escape_markdown(step.title)}**{timing}")
         st.json(step.detail, expanded=False)
+
+
+def fusion_choice(key: str) -> Fusion:
+    """A radio button for the fusion method of hybrid search, on the default at first."""
+    methods = list(Fusion)
+    return st.radio(
+        "Fusion (hybrid)",
+        methods,
+        index=methods.index(SearchOptions().fusion),
+        format_func=FUSION_NAMES.get,
+        key=key,
+    )

@@ -274,6 +274,7 @@ def _search_step(result: SearchResult, options: SearchOptions) -> TraceStep:
         "mode": options.mode.value,
         "top k": options.k,
         "weights (vector, BM25)": [options.vector_weight, options.bm25_weight],
+        "fusion": options.fusion.value,
         "RRF k": options.rrf_k,
         "minimum scores (vector, BM25, fused)": [
             options.min_vector,

@@ -30,8 +30,8 @@ from rag.commandline import (
 from rag.eval_sets import read_beir, read_qa
 from rag.evaluation import EvalReport, evaluate_beir, evaluate_qa, missing_sources
 from rag.library import Library
-from rag.results import SearchMode
-from rag.retrieval import Retriever
+from rag.results import Fusion, SearchMode
+from rag.retrieval import Retriever, SearchOptions
 
 ALL_MODES = "all"
 
@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--mode", choices=[*(m.value for m in SearchMode), ALL_MODES], default=ALL_MODES
         )
+        sub.add_argument(
+            "--fusion",
+            choices=[f.value for f in Fusion],
+            default=SearchOptions().fusion.value,
+            help="how hybrid mode merges the two lists",
+        )
         add_store_arguments(sub)
     return parser
 
@@ -72,7 +78,7 @@ def _beir(args: argparse.Namespace) -> int:
     with _bar("ingesting", "doc") as bar:
         outcomes = Ingestor(retriever.library).ingest_texts(documents, _updater(bar))
     with _bar("searching", "query") as bar:
-        report = evaluate_beir(retriever, data, _modes(args), progress=_mode_updater(bar))
+        report = evaluate_beir(retriever, data, _modes(args), _options(args), _mode_updater(bar))
     return _finish(report, outcomes, args.json)
 
 
@@ -88,7 +94,7 @@ def _qa(args: argparse.Namespace) -> int:
         print(f"warning: no document named {source!r} in {args.docs}", file=sys.stderr)
     with _bar("searching", "question") as bar:
         report = evaluate_qa(
-            retriever, items, args.questions.name, _modes(args), progress=_mode_updater(bar)
+            retriever, items, args.questions.name, _modes(args), _options(args), _mode_updater(bar)
         )
     return _finish(report, outcomes, args.json)
 
@@ -107,6 +113,10 @@ def collection_name(text: str) -> str:
 
 def _modes(args: argparse.Namespace) -> tuple[SearchMode, ...]:
     return tuple(SearchMode) if args.mode == ALL_MODES else (SearchMode(args.mode),)
+
+
+def _options(args: argparse.Namespace) -> SearchOptions:
+    return SearchOptions(fusion=Fusion(args.fusion))
 
 
 def _finish(report: EvalReport, outcomes: list[IngestOutcome], as_json: bool) -> int:

@@ -104,6 +104,7 @@ def search_settings(options: SearchOptions, retriever: Retriever) -> dict[str, o
         "embedder": retriever.library.embedder.identity.describe(),
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,
+        "fusion": options.fusion.value,
         "rrf_k": options.rrf_k,
         "vector_weight": options.vector_weight,
         "bm25_weight": options.bm25_weight,

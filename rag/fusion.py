@@ -26,3 +26,32 @@ def reciprocal_rank_fusion(
         for rank, item in enumerate(ids, start=1):
             scores[item] = scores.get(item, 0.0) + weight / (k + rank)
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
+def relative_score_fusion(
+    scored: Mapping[str, Sequence[tuple[str, float]]],
+    weights: Mapping[str, float] | None = None,
+) -> list[tuple[str, float]]:
+    """Fuse scored lists by their min-max normalised scores, weighted: (id, score) best first.
+
+    Each list's scores are mapped to 0..1 (its best hit 1, its weakest 0), so a retriever's
+    confidence survives fusion, which ranks alone discard: a clear BM25 winner stays ahead of
+    a crowd of near-equal vector scores. An id missing from a list gets 0 from it. The score
+    is the weighted mean over the lists, so it stays in 0..1.
+    """
+    total = sum(1.0 if weights is None else weights.get(name, 1.0) for name in scored)
+    scores: dict[str, float] = {}
+    for name, hits in scored.items():
+        weight = (1.0 if weights is None else weights.get(name, 1.0)) / (total or 1.0)
+        for item, value in zip((i for i, _ in hits), _min_max([s for _, s in hits]), strict=True):
+            scores[item] = scores.get(item, 0.0) + weight * value
+    return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
+
+
+def _min_max(values: Sequence[float]) -> list[float]:
+    if not values:
+        return []
+    low, high = min(values), max(values)
+    if high == low:
+        return [1.0] * len(values)
+    return [(value - low) / (high - low) for value in values]

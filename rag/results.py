@@ -14,6 +14,13 @@ class SearchMode(StrEnum):
     HYBRID = "hybrid"
 
 
+class Fusion(StrEnum):
+    """How hybrid search merges the two lists: by rank alone, or by normalised scores."""
+
+    RRF = "rrf"
+    RELATIVE = "relative"
+
+
 @dataclass(frozen=True)
 class ScoreKind:
     """What a score means, so no number is shown without its scale."""
@@ -31,6 +38,8 @@ class ScoreKind:
 VECTOR_SCORE = ScoreKind("vector", "cosine similarity", "-1..1")
 BM25_SCORE = ScoreKind("bm25", "BM25", "unbounded")
 FUSED_SCORE = ScoreKind("fused", "RRF", "sum of weight / (k + rank)")
+RELATIVE_SCORE = ScoreKind("fused", "relative score", "0..1, weighted mean of min-max scores")
+FUSED_SCORES = {Fusion.RRF: FUSED_SCORE, Fusion.RELATIVE: RELATIVE_SCORE}
 NOT_RETURNED = "not returned"
 
 

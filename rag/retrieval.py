@@ -8,12 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rag.documents import doc_id_of
-from rag.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+from rag.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, relative_score_fusion
 from rag.library import Library
 from rag.results import (
     BM25_SCORE,
-    FUSED_SCORE,
+    FUSED_SCORES,
     VECTOR_SCORE,
+    Fusion,
     Score,
     ScoredChunk,
     SearchMode,
@@ -27,6 +28,7 @@ class SearchOptions:
 
     mode: SearchMode = SearchMode.HYBRID
     k: int = 5
+    fusion: Fusion = Fusion.RRF
     rrf_k: int = DEFAULT_RRF_K
     vector_weight: float = 1.0
     bm25_weight: float = 1.0
@@ -41,6 +43,7 @@ class SearchOptions:
         if self.k < 1:
             raise ValueError("k must be at least 1")
         object.__setattr__(self, "mode", SearchMode(self.mode))
+        object.__setattr__(self, "fusion", Fusion(self.fusion))
 
 
 # Hits of one retriever, ranked: (chunk id, score) best first.
@@ -97,9 +100,12 @@ class Retriever:
     def _fuse(
         self, vector: Ranked, bm25: Ranked, options: SearchOptions
     ) -> tuple[ScoredChunk, ...]:
-        rankings = {"vector": [c for c, _ in vector], "bm25": [c for c, _ in bm25]}
         weights = {"vector": options.vector_weight, "bm25": options.bm25_weight}
-        fused = reciprocal_rank_fusion(rankings, weights, options.rrf_k)
+        if options.fusion is Fusion.RELATIVE:
+            fused = relative_score_fusion({"vector": vector, "bm25": bm25}, weights)
+        else:
+            rankings = {"vector": [c for c, _ in vector], "bm25": [c for c, _ in bm25]}
+            fused = reciprocal_rank_fusion(rankings, weights, options.rrf_k)
         if options.min_fused is not None:
             fused = [(c, s) for c, s in fused if s >= options.min_fused]
         top = fused[: options.k]
@@ -118,7 +124,7 @@ class Retriever:
                 text=stored[chunk_id].text,
                 vector=vector_scores.get(chunk_id),
                 bm25=bm25_scores.get(chunk_id),
-                fused=Score(FUSED_SCORE, score, rank) if hybrid else None,
+                fused=Score(FUSED_SCORES[options.fusion], score, rank) if hybrid else None,
             )
             for rank, (chunk_id, score) in enumerate(
                 ((c, s) for c, s in top if c in stored), start=1

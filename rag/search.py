@@ -8,7 +8,7 @@ import textwrap
 
 from rag.commandline import EXIT_OK, add_store_arguments, print_json, run, settings_from
 from rag.library import Library
-from rag.results import NOT_RETURNED, ScoredChunk, SearchMode, SearchResult
+from rag.results import NOT_RETURNED, Fusion, ScoredChunk, SearchMode, SearchResult
 from rag.retrieval import Retriever, SearchOptions
 
 
@@ -18,6 +18,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("query")
     parser.add_argument("--mode", choices=[m.value for m in SearchMode], default="hybrid")
     parser.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    parser.add_argument(
+        "--fusion",
+        choices=[f.value for f in Fusion],
+        default=SearchOptions().fusion.value,
+        help="how hybrid mode merges the two lists",
+    )
     parser.add_argument("--document", action="append", default=[], help="only this doc id")
     add_store_arguments(parser)
     return parser
@@ -33,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     library = Library.open(settings_from(args))
-    options = SearchOptions(mode=SearchMode(args.mode), k=args.k, doc_ids=tuple(args.document))
+    options = SearchOptions(
+        mode=SearchMode(args.mode), k=args.k, fusion=args.fusion, doc_ids=tuple(args.document)
+    )
     result = Retriever(library).search(args.query, options)
     if args.json:
         print_json(result.as_dict())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion
+from rag.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, relative_score_fusion
 
 
 def test_default_k_is_60():
@@ -94,3 +94,29 @@ def test_empty_input_gives_empty_output(rankings):
 def test_negative_k_raises():
     with pytest.raises(ValueError, match="k"):
         reciprocal_rank_fusion({"x": ["a"]}, k=-1)
+
+
+def test_relative_fusion_keeps_each_retrievers_confidence():
+    vector = [("a", 0.62), ("b", 0.61), ("c", 0.60)]
+    bm25 = [("c", 20.0), ("a", 5.0), ("d", 4.0)]
+    fused = dict(relative_score_fusion({"vector": vector, "bm25": bm25}))
+    # c: vector 0 (its weakest) + BM25 1 (a clear winner); a: vector 1 + BM25 0.0625.
+    assert fused["c"] == pytest.approx(0.5)
+    assert fused["a"] == pytest.approx((1 + 1 / 16) / 2)
+    assert fused["b"] == pytest.approx(0.25) and fused["d"] == 0.0
+    assert [item for item, _ in relative_score_fusion({"vector": vector, "bm25": bm25})][:2] == [
+        "a",
+        "c",
+    ]
+
+
+def test_relative_fusion_weights_and_edge_cases():
+    lists = {"vector": [("a", 0.9), ("b", 0.1)], "bm25": [("b", 3.0), ("a", 1.0)]}
+    assert relative_score_fusion(lists, {"vector": 3, "bm25": 1})[0] == ("a", pytest.approx(0.75))
+    assert relative_score_fusion(lists, {"vector": 1, "bm25": 3})[0] == ("b", pytest.approx(0.75))
+    assert relative_score_fusion({"x": [("a", 2.0), ("b", 2.0)]}) == [("a", 1.0), ("b", 1.0)]
+    assert relative_score_fusion({"x": [], "y": []}) == []
+    scores = [
+        s for _, s in relative_score_fusion({"x": [("a", -5.0), ("b", 7.0)], "y": [("a", 1.0)]})
+    ]
+    assert all(0.0 <= s <= 1.0 for s in scores)
