@@ -24,6 +24,11 @@ FORMAT_HELP = (
 )
 
 
+def questions_label(count: int) -> str:
+    """ "1 question", "12 questions"."""
+    return f"{count} question{'' if count == 1 else 's'}"
+
+
 def upload_set() -> None:
     """Check an uploaded question file and save it under a name."""
     upload = st.file_uploader("Question file (JSON lines)", type=["jsonl"], key="qa_upload")
@@ -37,7 +42,7 @@ def upload_set() -> None:
             st.error(str(exc))
             return
         st.session_state["qa_set"] = name
-        st.toast(f"Saved {escape_markdown(name)}: {len(items)} questions")
+        st.toast(f"Saved {escape_markdown(name)}: {questions_label(len(items))}")
 
 
 def run_options() -> tuple[list[SearchMode], SearchOptions]:
@@ -113,7 +118,7 @@ if chosen is not None:
     except RagError as exc:
         st.error(str(exc))
         st.stop()
-    st.write(f"{len(questions)} questions")
+    st.write(questions_label(len(questions)))
     check_sources(questions)
     modes, options = run_options()
     if st.button("Run evaluation", key="run_eval", type="primary", disabled=not modes):

@@ -147,3 +147,23 @@ def test_upload_ask_see_citations_scores_and_script_as_text(page, fake_llm, tmp_
     assert page.dialogs == []
     assert page.locator("script:text('alert(1)')").count() == 0
     page.screenshot(path=str(OUTPUT / "chat-script-as-text.png"), full_page=True)
+
+
+def test_evaluation_page_runs_a_saved_question_set(page, tmp_path):
+    upload(page, tmp_path)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        '{"question": "What is Lorem ipsum?", "evidence":'
+        ' [{"source": "sf_minimal-document.pdf", "page": 1}]}\n'
+    )
+    page.get_by_role("link", name="Evaluation").click()
+    page.get_by_text("Question file (JSON lines)").wait_for()
+    page.locator("input[type=file]").set_input_files([questions])
+    page.get_by_role("button", name="Save question set").click()
+    page.get_by_text("1 question", exact=True).wait_for()
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_text("Results: questions.jsonl").wait_for()
+    page.get_by_text("Past runs (1)").wait_for()
+    page.locator("[data-testid=stVegaLiteChart] .marks").first.wait_for()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "evaluation.png"), full_page=True)
