@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 # this old is taken for the leftover of a crash.
 SERVER_STALE_AFTER_S = 3600.0
 # Reading the catalog on every query would cost more than the search itself once there are
-# thousands of documents. The list of visible documents is cached, dropped on every write
-# made through this library, and re-read after this many seconds for writes made elsewhere
-# (another process using the same Chroma server or data folder).
+# thousands of documents. With the embedded store, the list of visible documents is cached,
+# dropped on every write made through this library, and re-read after this many seconds in
+# case a command-line tool wrote to the same data folder. In server mode other app
+# processes write at any time, so the catalog is read on every call.
 CATALOG_TTL_S = 1.0
 
 
@@ -95,7 +96,8 @@ class Library:
     def documents(self) -> list[DocumentRecord]:
         """The visible documents, newest first."""
         with self._lock:
-            if self._visible is None or time.monotonic() - self._visible[0] > CATALOG_TTL_S:
+            ttl = 0.0 if self.settings.server_mode else CATALOG_TTL_S
+            if self._visible is None or time.monotonic() - self._visible[0] >= ttl:
                 ready = [r for r in self.vectors.records() if r.status is DocumentStatus.READY]
                 ready.sort(key=lambda r: r.added_at, reverse=True)
                 self._visible = (time.monotonic(), ready)
