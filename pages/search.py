@@ -15,7 +15,7 @@ library, _, retriever = engine()
 TITLES = {
     SearchMode.VECTOR: "Vector (meaning)",
     SearchMode.BM25: "BM25 (words)",
-    SearchMode.HYBRID: "Hybrid (RRF fusion)",
+    SearchMode.HYBRID: "Hybrid (fused)",
 }
 
 

@@ -182,7 +182,9 @@ def missing_sources(items: Sequence[QAItem], names: set[str]) -> list[str]:
 def _search(
     retriever: Retriever, query: str, mode: SearchMode, depth: int, options: SearchOptions
 ) -> tuple[tuple[ScoredChunk, ...], float]:
-    run = replace(options, mode=mode, k=depth, candidates=max(options.candidates, depth))
+    # Each retriever fetches `depth` hits (at least the candidates); fusion still scales
+    # scores over the first `candidates` of them, so the top ranks are the app's own.
+    run = replace(options, mode=mode, k=depth)
     started = time.perf_counter()
     result = retriever.search(query, run)
     return result.chunks, (time.perf_counter() - started) * 1000

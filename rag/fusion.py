@@ -31,27 +31,32 @@ def reciprocal_rank_fusion(
 def relative_score_fusion(
     scored: Mapping[str, Sequence[tuple[str, float]]],
     weights: Mapping[str, float] | None = None,
+    window: int | None = None,
 ) -> list[tuple[str, float]]:
     """Fuse scored lists by their min-max normalised scores, weighted: (id, score) best first.
 
-    Each list's scores are mapped to 0..1 (its best hit 1, its weakest 0), so a retriever's
-    confidence survives fusion, which ranks alone discard: a clear BM25 winner stays ahead of
-    a crowd of near-equal vector scores. An id missing from a list gets 0 from it. The score
-    is the weighted mean over the lists, so it stays in 0..1.
+    Each list's scores are mapped to 0..1 (its best hit 1, the weakest of its first
+    `window` hits 0, anything weaker clipped to 0), so a retriever's confidence survives
+    fusion, which ranks alone discard: a clear BM25 winner stays ahead of a crowd of
+    near-equal vector scores. The window makes the scale independent of how deep a list was
+    fetched (an evaluation fetches deeper than the app). An id missing from a list gets 0
+    from it. The score is the weighted mean over the lists, so it stays in 0..1.
     """
     total = sum(1.0 if weights is None else weights.get(name, 1.0) for name in scored)
     scores: dict[str, float] = {}
     for name, hits in scored.items():
         weight = (1.0 if weights is None else weights.get(name, 1.0)) / (total or 1.0)
-        for item, value in zip((i for i, _ in hits), _min_max([s for _, s in hits]), strict=True):
+        values = _min_max([s for _, s in hits], window or len(hits))
+        for (item, _), value in zip(hits, values, strict=True):
             scores[item] = scores.get(item, 0.0) + weight * value
     return sorted(scores.items(), key=lambda pair: pair[1], reverse=True)
 
 
-def _min_max(values: Sequence[float]) -> list[float]:
+def _min_max(values: Sequence[float], window: int) -> list[float]:
     if not values:
         return []
-    low, high = min(values), max(values)
+    head = values[:window]
+    low, high = min(head), max(head)
     if high == low:
-        return [1.0] * len(values)
-    return [(value - low) / (high - low) for value in values]
+        return [1.0 if value >= high else 0.0 for value in values]
+    return [max(0.0, (value - low) / (high - low)) for value in values]

@@ -28,7 +28,10 @@ class SearchOptions:
 
     mode: SearchMode = SearchMode.HYBRID
     k: int = 5
-    fusion: Fusion = Fusion.RRF
+    # Relative score fusion: it keeps how sure each retriever is, which RRF's ranks discard
+    # (Bruch et al. 2023, "An Analysis of Fusion Functions for Hybrid Retrieval"; measured on
+    # SciFact in BENCHMARKS.md).
+    fusion: Fusion = Fusion.RELATIVE
     rrf_k: int = DEFAULT_RRF_K
     vector_weight: float = 1.0
     bm25_weight: float = 1.0
@@ -102,7 +105,8 @@ class Retriever:
     ) -> tuple[ScoredChunk, ...]:
         weights = {"vector": options.vector_weight, "bm25": options.bm25_weight}
         if options.fusion is Fusion.RELATIVE:
-            fused = relative_score_fusion({"vector": vector, "bm25": bm25}, weights)
+            lists = {"vector": vector, "bm25": bm25}
+            fused = relative_score_fusion(lists, weights, window=options.candidates)
         else:
             rankings = {"vector": [c for c, _ in vector], "bm25": [c for c, _ in bm25]}
             fused = reciprocal_rank_fusion(rankings, weights, options.rrf_k)

@@ -135,7 +135,8 @@ def test_upload_ask_see_citations_scores_and_script_as_text(page, fake_llm, tmp_
     citation = page.get_by_text("[1] sf_minimal-document.pdf, p. 1")
     citation.wait_for()
     page.get_by_text("Sources and scores", exact=True).wait_for()
-    for kind in ("cosine similarity, -1..1", "BM25, unbounded", "RRF, sum of weight / (k + rank)"):
+    fused_kind = "relative score, 0..1, weighted mean of min-max scores"
+    for kind in ("cosine similarity, -1..1", "BM25, unbounded", fused_kind):
         page.get_by_text(kind, exact=True).first.wait_for()
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "chat-with-panel.png"), full_page=True)

@@ -140,7 +140,7 @@ def test_search_page_shows_the_three_modes_side_by_side(app_env):
     app.switch_page("pages/search.py").run()
     app.text_input(key="query").set_value("tantivy rust").run()
     assert not app.exception
-    assert texts(app.subheader) == ["Vector (meaning)", "BM25 (words)", "Hybrid (RRF fusion)"]
+    assert texts(app.subheader) == ["Vector (meaning)", "BM25 (words)", "Hybrid (fused)"]
     labels = [metric.label for metric in app.metric]
     assert labels.count("Vector · rank 1") == 2  # the vector and hybrid columns
     assert "Fused · rank 1" in labels

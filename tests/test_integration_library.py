@@ -11,6 +11,7 @@ from ingest.pipeline import FileStatus, Ingestor
 from rag.errors import DocumentNotFoundError, EmbedderMismatchError
 from rag.langchain_retriever import LibraryRetriever
 from rag.library import Library
+from rag.results import Fusion
 from rag.retrieval import Retriever, SearchOptions
 from tests.conftest import pdf
 
@@ -96,7 +97,9 @@ def test_filter_by_document_and_minimum_scores(library, ingestor, retriever):
 
 def test_hybrid_results_carry_every_score_with_its_rank(library, ingestor, retriever):
     ingestor.ingest_path(pdf("pdfjs_tracemonkey.pdf"))
-    result = retriever.search("trace trees for loops in JavaScript", SearchOptions(k=10))
+    result = retriever.search(
+        "trace trees for loops in JavaScript", SearchOptions(k=10, fusion=Fusion.RRF)
+    )
     assert [c.rank for c in result.chunks] == list(range(1, 11))
     fused = [c.fused.value for c in result.chunks]
     assert fused == sorted(fused, reverse=True)
@@ -107,6 +110,17 @@ def test_hybrid_results_carry_every_score_with_its_rank(library, ingestor, retri
         expected = sum(1 / (60 + s.rank) for s in (chunk.vector, chunk.bm25) if s is not None)
         assert chunk.fused.value == pytest.approx(expected)
     assert {"embed_ms", "vector_ms", "bm25_ms", "fusion_ms"} <= set(result.timings_ms)
+
+
+def test_default_hybrid_fuses_normalised_scores(library, ingestor, retriever):
+    ingestor.ingest_path(pdf("pdfjs_tracemonkey.pdf"))
+    result = retriever.search("trace trees for loops in JavaScript", SearchOptions(k=10))
+    fused = [c.fused.value for c in result.chunks]
+    assert fused == sorted(fused, reverse=True) and all(0.0 <= f <= 1.0 for f in fused)
+    assert result.chunks[0].fused.kind.describe().startswith("relative score, 0..1")
+    # A chunk both retrievers ranked first would score 1; the top one here is close to it.
+    top = result.chunks[0]
+    assert top.vector is not None and top.bm25 is not None and fused[0] > 0.5
 
 
 def test_opening_a_collection_with_another_embedder_is_refused(make_library, embedder):

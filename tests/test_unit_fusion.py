@@ -120,3 +120,16 @@ def test_relative_fusion_weights_and_edge_cases():
         s for _, s in relative_score_fusion({"x": [("a", -5.0), ("b", 7.0)], "y": [("a", 1.0)]})
     ]
     assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_relative_fusion_scales_over_a_window_so_depth_does_not_change_the_top():
+    vector = [("a", 0.9), ("b", 0.5), ("c", 0.4), ("d", 0.1)]
+    bm25 = [("b", 8.0), ("a", 2.0), ("d", 1.0)]
+    shallow = {"vector": vector[:2], "bm25": bm25[:2]}
+    deep = {"vector": vector, "bm25": bm25}
+    top = relative_score_fusion(shallow, window=2)
+    assert relative_score_fusion(deep, window=2)[:2] == top
+    fused = dict(relative_score_fusion(deep, window=2))
+    assert fused["c"] == 0.0 and fused["d"] == 0.0  # below the window's weakest: clipped
+    # Without a window the deeper list stretches the scale and the order can change.
+    assert dict(relative_score_fusion(deep))["a"] != fused["a"]
