@@ -108,7 +108,15 @@ class FastEmbedEmbedder:
         """Vectors for `texts`, one row each, in order."""
         if not texts:
             return np.zeros((0, self.identity.dimensions), dtype=np.float32)
-        return np.vstack(list(self._model.embed(list(texts), batch_size=self._batch_size)))
+        texts = list(texts)
+        # Texts of like length share a batch, so less of each batch is padding: the same
+        # vectors, 3-17% sooner (bench/results/embedding_speed.md).
+        order = np.argsort(self.count_tokens(texts), kind="stable")
+        batches = self._model.embed([texts[i] for i in order], batch_size=self._batch_size)
+        vectors = np.vstack(list(batches))
+        restored = np.empty_like(vectors)
+        restored[order] = vectors
+        return restored
 
     def embed_query(self, text: str) -> np.ndarray:
         """The vector of one query."""

@@ -1,0 +1,21 @@
+"""The local embedding model: batches sorted by length still return vectors in input order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def test_document_vectors_come_back_in_input_order(embedder):
+    texts = [
+        "Honey bees build hexagonal wax cells. " * 20,
+        "Tides",
+        "Tantivy is a full-text search engine library written in Rust.",
+        "",
+        "Ocean tides are caused by the gravity of the moon. " * 6,
+    ]
+    together = embedder.embed_documents(texts)
+    alone = np.vstack([embedder.embed_documents([text]) for text in texts])
+    assert together.shape == (5, embedder.identity.dimensions)
+    np.testing.assert_allclose(together, alone, atol=1e-4)
+    # Each row is closest to its own text's vector, not to a neighbour's after sorting.
+    assert list(np.argmax(together @ alone.T, axis=1)) == [0, 1, 2, 3, 4]
