@@ -77,7 +77,7 @@ class Library:
     lexical: LexicalIndex
     last_repair: RepairReport = field(default_factory=RepairReport)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
-    _visible: tuple[float, list[DocumentRecord]] | None = field(default=None, repr=False)
+    _visible: tuple[float, set[str]] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Library:
@@ -95,17 +95,16 @@ class Library:
 
     def documents(self) -> list[DocumentRecord]:
         """The visible documents, newest first."""
+        ready = [r for r in self.vectors.records() if r.status is DocumentStatus.READY]
+        return sorted(ready, key=lambda r: r.added_at, reverse=True)
+
+    def visible_ids(self) -> set[str]:
+        """Ids of the documents retrieval may return (read on every query: kept cheap)."""
         with self._lock:
             ttl = 0.0 if self.settings.server_mode else CATALOG_TTL_S
             if self._visible is None or time.monotonic() - self._visible[0] >= ttl:
-                ready = [r for r in self.vectors.records() if r.status is DocumentStatus.READY]
-                ready.sort(key=lambda r: r.added_at, reverse=True)
-                self._visible = (time.monotonic(), ready)
-            return list(self._visible[1])
-
-    def visible_ids(self) -> set[str]:
-        """Ids of the documents retrieval may return."""
-        return {r.doc_id for r in self.documents()}
+                self._visible = (time.monotonic(), self.vectors.ready_ids())
+            return set(self._visible[1])
 
     def find(self, id_or_name: str) -> DocumentRecord:
         """A visible document by id, id prefix or file name; raises DocumentNotFoundError."""

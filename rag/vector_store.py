@@ -16,7 +16,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
 from rag.config import Settings
-from rag.documents import Chunk, DocumentRecord
+from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.embeddings import EmbedderIdentity
 from rag.errors import StoreError
 
@@ -139,6 +139,11 @@ class ChromaStore:
             embeddings=[_CATALOG_VECTOR] * len(records),
             metadatas=[r.metadata() for r in records],
         )
+
+    def ready_ids(self) -> set[str]:
+        """Ids of the published documents; ids only, several times cheaper than records()."""
+        found = self.catalog.get(where={"status": DocumentStatus.READY.value}, include=[])
+        return set(found["ids"])
 
     def records(self) -> list[DocumentRecord]:
         """Every catalog record, whatever its status."""
