@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -44,7 +44,8 @@ class Settings:
     embed_model_path: Path | None = None
     embed_dimensions: int | None = None
     embed_batch_size: int = 32
-    openai_api_key: str | None = None
+    # Secrets never appear in a repr (logs, error pages, cache keys).
+    openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     chroma_host: str | None = None
     chroma_port: int = 8000
@@ -52,6 +53,10 @@ class Settings:
     chunk_overlap: int = 30
     parse_timeout_s: float = 120.0
     parse_memory_mb: int = 1024
+    # Limits on what one upload may hold, enforced by the ingestion pipeline itself.
+    max_upload_mb: int = 100
+    max_pages: int = 5000
+    max_chars: int = 10_000_000
     # Generation: None means retrieval-only answers (no language model).
     chat_provider: str | None = None
     chat_model: str | None = None
@@ -61,8 +66,13 @@ class Settings:
     chat_timeout_s: float = 60.0
     chat_max_retries: int = 2
     context_tokens: int = 6000
+    # Limits per question and per browser session.
+    max_question_chars: int = 4000
+    max_answer_tokens: int = 4000
+    session_questions_per_minute: int = 10
+    session_max_questions: int = 500
     azure_endpoint: str | None = None
-    azure_api_key: str | None = None
+    azure_api_key: str | None = field(default=None, repr=False)
     azure_api_version: str = DEFAULT_AZURE_API_VERSION
 
     @property
@@ -123,10 +133,19 @@ def _parse(env: _Reader) -> Settings:
         chunk_overlap=overlap,
         parse_timeout_s=env.number("RAG_PARSE_TIMEOUT_S", float, 120.0, minimum=1),
         parse_memory_mb=env.number("RAG_PARSE_MEMORY_MB", int, 1024, minimum=128),
+        max_upload_mb=env.number("RAG_MAX_UPLOAD_MB", int, 100, minimum=1),
+        max_pages=env.number("RAG_MAX_PAGES", int, 5000, minimum=1),
+        max_chars=env.number("RAG_MAX_CHARS", int, 10_000_000, minimum=1000),
     )
     if provider == "fastembed" and settings.embed_dimensions is not None:
         raise SettingsError("RAG_EMBED_DIMENSIONS is only supported with RAG_EMBED_PROVIDER=openai")
-    return replace(settings, **_chat_settings(env, settings))
+    settings = replace(settings, **_chat_settings(env, settings))
+    if settings.chat_max_tokens > settings.max_answer_tokens:
+        raise SettingsError(
+            f"RAG_CHAT_MAX_TOKENS ({settings.chat_max_tokens}) must not exceed"
+            f" RAG_MAX_ANSWER_TOKENS ({settings.max_answer_tokens})"
+        )
+    return settings
 
 
 def _chat_settings(env: _Reader, settings: Settings) -> dict[str, object]:
@@ -141,6 +160,12 @@ def _chat_settings(env: _Reader, settings: Settings) -> dict[str, object]:
         "chat_timeout_s": env.number("RAG_CHAT_TIMEOUT_S", float, 60.0, minimum=0.1),
         "chat_max_retries": env.number("RAG_CHAT_MAX_RETRIES", int, 2, 0, 10),
         "context_tokens": env.number("RAG_CONTEXT_TOKENS", int, 6000, minimum=500),
+        "max_question_chars": env.number("RAG_MAX_QUESTION_CHARS", int, 4000, minimum=100),
+        "max_answer_tokens": env.number("RAG_MAX_ANSWER_TOKENS", int, 4000, minimum=16),
+        "session_questions_per_minute": env.number(
+            "RAG_SESSION_QUESTIONS_PER_MINUTE", int, 10, minimum=1
+        ),
+        "session_max_questions": env.number("RAG_SESSION_MAX_QUESTIONS", int, 500, minimum=1),
         "azure_endpoint": env.url("AZURE_OPENAI_ENDPOINT"),
         "azure_api_key": env.optional_text("AZURE_OPENAI_API_KEY"),
         "azure_api_version": env.text("OPENAI_API_VERSION", DEFAULT_AZURE_API_VERSION),

@@ -35,6 +35,20 @@ def escape_markdown(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
+def display_name(name: str, limit: int = 80) -> str:
+    """A file name fit to show: one line, at most `limit` characters, Markdown escaped.
+
+    Names come from users' uploads and are only ever shown, never used as paths; a long
+    name keeps its start and its extension.
+    """
+    name = " ".join(name.split()) or "(no name)"
+    if len(name) > limit:
+        _, dot, suffix = name.rpartition(".")
+        tail = f"{dot}{suffix}" if dot and len(suffix) <= 8 else ""
+        name = name[: limit - len(tail) - 1] + "…" + tail
+    return escape_markdown(name)
+
+
 def safe_markdown(text: str) -> str:
     """Model output with images, non-http(s) links and raw HTML neutralised."""
     text = _IMAGE.sub(lambda m: f"(image: {escape_markdown(m.group(1))})", text)
