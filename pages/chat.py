@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from pages import widgets
-from pages.common import chat_engine, engine, stop_with_error
+from pages.common import chat_engine, engine
 from rag.answers import Answer, AnswerKind
 from rag.chat import HOW_TO_CONFIGURE, ChatOptions
 from rag.errors import RagError
 from rag.export import conversation_json, conversation_markdown
 from rag.library import Library
+from rag.limits import QuestionLimiter
 from rag.llm import GenerationOptions
 from rag.results import SearchMode
 from rag.retrieval import SearchOptions
 from rag.safe_text import escape_markdown
 
+log = logging.getLogger(__name__)
 library, _, _ = engine()
 chat = chat_engine()
 answers: list[Answer] = st.session_state.setdefault("answers", [])
+if "question_limiter" not in st.session_state:
+    st.session_state["question_limiter"] = QuestionLimiter.from_settings(library.settings)
+limiter: QuestionLimiter = st.session_state["question_limiter"]
 
 
 def sidebar_options(library: Library) -> ChatOptions:
@@ -46,7 +53,12 @@ def sidebar_options(library: Library) -> ChatOptions:
             "Temperature", 0.0, 2.0, settings.chat_temperature, 0.05, disabled=disabled
         )
         max_tokens = st.number_input(
-            "Maximum answer tokens", 16, 32000, settings.chat_max_tokens, disabled=disabled
+            "Maximum answer tokens",
+            16,
+            settings.max_answer_tokens,
+            settings.chat_max_tokens,
+            disabled=disabled,
+            key="max_tokens",
         )
     search = SearchOptions(
         mode=SearchMode(mode),
@@ -109,18 +121,30 @@ def answer_footer(index: int, answer: Answer) -> None:
 
 
 def ask(question: str, options: ChatOptions) -> Answer:
-    """Stream a new answer into the chat and return it."""
+    """Stream a new answer into the chat and return it; a refused question leaves no turn."""
+    turn = st.empty()
+    try:
+        with turn.container():
+            return stream_turn(question, options)
+    except RagError:
+        turn.empty()
+        raise
+
+
+def stream_turn(question: str, options: ChatOptions) -> Answer:
+    """The question, then its answer as it arrives, with its footer."""
     with st.chat_message("user"):
         st.markdown(escape_markdown(question))
     with st.chat_message("assistant"):
         with st.spinner("Searching your documents…"):
-            stream = chat.ask(question, answers, options)
+            stream = chat.ask(question, answers, options, limiter)
         placeholder = st.empty()
         text = ""
-        for delta in stream:
-            text += delta
-            placeholder.markdown(stream.markdown(text) + " ▌")
-        answer = stream.answer
+        with st.spinner("Writing the answer…"):
+            for delta in stream:
+                text += delta
+                placeholder.markdown(stream.markdown(text) + " ▌")
+            answer = stream.answer
         placeholder.markdown(answer.markdown())
         answer_footer(len(answers), answer)
     return answer
@@ -163,9 +187,12 @@ if question:
         try:
             new = ask(question, options)
         except RagError as exc:
-            stop_with_error(exc)
-        answers.append(new)
-        st.session_state["selected"] = len(answers) - 1
+            # Refused or failed before answering: say why; the chat goes on.
+            log.info("question not answered: %s", exc)
+            st.error(str(exc), icon="✋")
+        else:
+            answers.append(new)
+            st.session_state["selected"] = len(answers) - 1
 with panel_column:
     selected = st.session_state.get("selected", len(answers) - 1)
     if answers and 0 <= selected < len(answers):

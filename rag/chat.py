@@ -3,7 +3,9 @@
 `ChatEngine.ask` runs the fast stages (condense and retrieval) at once and returns an
 `AnswerStream`: iterate it for the answer's text as it arrives, then read `.answer` for the
 final `Answer` with its sources, citations and trace. Model errors never escape: the answer
-keeps what arrived, is marked incomplete and carries the error's message.
+keeps what arrived, is marked incomplete and carries the error's message. A question over
+the limits (its length, or the session's questions) is refused before anything is searched
+or sent.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from rag.errors import LLMError
 from rag.explain import low_score_warning, why_nothing_found
 from rag.extractive import EXTRACTIVE_NOTICE, extractive_answer
 from rag.library import Library
-from rag.llm import ChatModel, GenerationOptions, Message, make_chat_model
+from rag.limits import QuestionLimiter, check_question
+from rag.llm import ChatModel, GenerationOptions, Message, clamp_options, make_chat_model
 from rag.prompts import (
     ANSWER_SYSTEM,
     CONDENSE_SYSTEM,
@@ -72,14 +75,24 @@ class ChatEngine:
         return self._settings.llm_configured
 
     def ask(
-        self, question: str, history: Sequence[Answer] = (), options: ChatOptions | None = None
+        self,
+        question: str,
+        history: Sequence[Answer] = (),
+        options: ChatOptions | None = None,
+        limiter: QuestionLimiter | None = None,
     ) -> AnswerStream:
-        """Condense and retrieve now; the returned stream generates the answer."""
+        """Condense and retrieve now; the returned stream generates the answer.
+
+        Raises QuestionTooLongError or QuestionLimitError (from `limiter`) before any search.
+        """
+        check_question(question, self._settings)
+        if limiter is not None:
+            limiter.admit()
         options = options or ChatOptions()
         started = time.perf_counter()
         model = self._model(options.generation)
         messages = _history_messages(history)
-        query, condense_step = self._condense(model, question, messages)
+        query, condense_step, condense_error = self._condense(model, question, messages)
         result = self._retriever.search(query, options.search)
         search_step = _search_step(result, options.search)
         draft = Answer(
@@ -97,6 +110,9 @@ class ChatEngine:
             return AnswerStream.fixed(
                 replace(draft, text=NO_SOURCES_ANSWER, kind=AnswerKind.NOTHING_FOUND, notice=reason)
             )
+        if condense_error is not None:
+            # The model just failed: asking it again would double the wait (and the requests).
+            return AnswerStream.fixed(replace(draft, incomplete=True, error=condense_error))
         if model is None:
             sources = result.chunks
             text = extractive_answer(query, sources)
@@ -117,25 +133,30 @@ class ChatEngine:
     def _model(self, options: GenerationOptions) -> ChatModel | None:
         if not self._settings.llm_configured:
             return None
-        return self._model_factory(self._settings, options)
+        return self._model_factory(self._settings, clamp_options(self._settings, options))
 
     def _condense(
         self, model: ChatModel | None, question: str, history: list[Message]
-    ) -> tuple[str, TraceStep]:
+    ) -> tuple[str, TraceStep, str | None]:
+        """The standalone query, its trace step, and the model's error if it failed."""
         if model is None or not history:
             why = "no language model configured" if model is None else "first question"
-            return question, TraceStep("Standalone query", {"query": question, "rewritten": why})
+            step = TraceStep("Standalone query", {"query": question, "rewritten": why})
+            return question, step, None
         started = time.perf_counter()
         prompt = CONDENSE_USER.format(
             history=format_history(history[-CONDENSE_MESSAGES:]), question=question
         )
+        error: str | None = None
         try:
             query = _clean_query(model.complete([("system", CONDENSE_SYSTEM), ("user", prompt)]))
             detail: dict[str, object] = {"question": question, "query": query or question}
         except LLMError as exc:
-            query, detail = "", {"question": question, "error": str(exc)}
+            query, error = "", str(exc)
+            detail = {"question": question, "error": error}
         detail["rewritten"] = bool(query) and query != question
-        return query or question, TraceStep("Standalone query", detail, _ms_since(started))
+        step = TraceStep("Standalone query", detail, _ms_since(started))
+        return query or question, step, error
 
     def _generate(
         self,
@@ -230,7 +251,8 @@ class AnswerStream:
 def _history_messages(history: Sequence[Answer]) -> list[Message]:
     messages: list[Message] = []
     for answer in history:
-        messages += [("user", answer.question), ("assistant", answer.text)]
+        if answer.text:  # a turn that failed before any text adds nothing to go on
+            messages += [("user", answer.question), ("assistant", answer.text)]
     return messages
 
 
@@ -263,6 +285,7 @@ def _answer_step(
         "prompt tokens (server)": usage.prompt,
         "answer tokens": usage.completion if usage.completion is not None else count_tokens(text),
         "first token ms": first_token_ms,
+        "requests sent": model.last_tries,
         "error": error,
     }
     return TraceStep("Answer", detail, _ms_since(started))

@@ -45,5 +45,37 @@ class LLMRateLimitError(LLMError):
     """The chat model's server asked to slow down (HTTP 429), even after retries."""
 
 
+class LLMContextLengthError(LLMError):
+    """The prompt (question, sources and history) is longer than the model accepts."""
+
+
+class LLMContentFilterError(LLMError):
+    """The provider's content filter refused the request or stopped the answer."""
+
+
+class LLMStreamError(LLMError):
+    """The answer stopped midway: the connection broke or the server went quiet."""
+
+
+class LLMTruncatedError(LLMError):
+    """The answer reached its token limit and was cut off."""
+
+
+class QuestionTooLongError(RagError):
+    """The question is longer than the configured limit; nothing was searched or sent."""
+
+
+class QuestionLimitError(RagError):
+    """This session has asked too many questions (per minute or in all)."""
+
+
 class EvalDataError(RagError):
     """An evaluation set is missing or malformed; the message names the file and line."""
+
+
+class DataFolderInUseError(StoreError):
+    """Another process holds the embedded data folder; server mode lets processes share."""
+
+
+class DataFolderReadOnlyError(StoreError):
+    """The data folder cannot be written: the library opens for searching only."""

@@ -135,6 +135,57 @@ def test_chat_shows_a_model_failure_as_a_message(fake_llm):
     assert app.metric  # the retrieved chunks are still shown
 
 
+def all_text(app: AppTest) -> str:
+    """Every text the page shows (chat, messages, captions, the trace's JSON)."""
+    kinds = ("markdown", "error", "warning", "info", "caption", "text", "json", "exception")
+    return "\n".join(str(element.value) for kind in kinds for element in app.get(kind))
+
+
+def test_chat_goes_on_after_a_model_failure_and_sessions_keep_their_own_history(fake_llm):
+    fake_llm.fail("error", times=1)
+    app = ask(upload(start(), ("notes.txt", NOTES, "text/plain")), "What is tantivy?")
+    [error] = texts(app.error)
+    assert "The answer is incomplete" in error and "HTTP 500" in error
+    fake_llm.reply("It is written in Rust [1].")
+    app.chat_input[0].set_value("What is it written in?").run()
+    assert not app.exception
+    shown = texts(app.markdown)
+    assert "What is tantivy?" in shown and "What is it written in?" in shown
+    assert "It is written in Rust [1]." in shown
+    assert texts(app.error) == [error]  # the failed turn keeps its message
+    other = ask(start(), "Who made chroma?")
+    assert "What is tantivy?" not in all_text(other)
+    assert "Who made chroma?" in texts(other.markdown)
+
+
+def test_chat_refuses_questions_over_the_limits_before_searching(app_env, fake_llm):
+    app_env.setenv("RAG_MAX_QUESTION_CHARS", "100")
+    app_env.setenv("RAG_SESSION_QUESTIONS_PER_MINUTE", "1")
+    app_env.setenv("RAG_MAX_ANSWER_TOKENS", "1000")
+    app = ask(upload(start(), ("notes.txt", NOTES, "text/plain")), "x" * 101)
+    assert any("the limit is 100 (RAG_MAX_QUESTION_CHARS)" in e for e in texts(app.error))
+    assert not any("xxx" in text for text in texts(app.markdown))  # no half turn is left
+    assert app.sidebar.number_input(key="max_tokens").max == 1000
+    app.chat_input[0].set_value("What is tantivy?").run()
+    app.chat_input[0].set_value("And chroma?").run()
+    assert not app.exception
+    assert any("in the last minute" in e and "wait" in e for e in texts(app.error))
+    assert "And chroma?" not in texts(app.markdown)
+    assert len(fake_llm.requests) == 1  # neither refused question reached the model
+    request = fake_llm.requests[0]
+    assert request.get("max_completion_tokens", request.get("max_tokens")) == 800
+
+
+def test_chat_shows_no_key_when_the_server_refuses_it(app_env, fake_llm):
+    app_env.setenv("OPENAI_API_KEY", "sk-test-SENTINEL")
+    fake_llm.fail("unauthorized")
+    app = ask(upload(start(), ("notes.txt", NOTES, "text/plain")), "What is tantivy?")
+    [error] = texts(app.error)
+    assert "HTTP 401" in error and "OPENAI_API_KEY" in error
+    assert fake_llm.headers[0]["authorization"] == "Bearer sk-test-SENTINEL"
+    assert "SENTINEL" not in all_text(app)
+
+
 def test_search_page_shows_the_three_modes_side_by_side(app_env):
     app = upload(start(), ("notes.txt", NOTES, "text/plain"))
     app.switch_page("pages/search.py").run()

@@ -11,7 +11,9 @@ from fake_llm import FakeLLM
 from rag.answers import AnswerKind
 from rag.chat import ChatEngine, ChatOptions
 from rag.config import load_settings
+from rag.errors import QuestionLimitError, QuestionTooLongError
 from rag.export import conversation_json, conversation_markdown
+from rag.limits import QuestionLimiter
 from rag.retrieval import SearchOptions
 
 NOTES = (
@@ -97,6 +99,49 @@ def test_citation_of_a_missing_source_is_unverified(chat, fake_llm):
     assert valid.valid and not invalid.valid
     assert invalid.label() == "[7] unverified: no source has this number"
     assert answer.unverified == (invalid,)
+
+
+@pytest.fixture
+def searches(retriever, monkeypatch) -> list[str]:
+    """The queries the retriever was asked, recorded."""
+    asked: list[str] = []
+    search = retriever.search
+
+    def spy(query, options):
+        asked.append(query)
+        return search(query, options)
+
+    monkeypatch.setattr(retriever, "search", spy)
+    return asked
+
+
+def test_a_question_over_the_length_limit_is_refused_before_anything_runs(
+    library, retriever, fake_llm, notes, searches
+):
+    chat = make_chat(
+        library,
+        retriever,
+        RAG_CHAT_MODEL="fake-model",
+        OPENAI_BASE_URL=fake_llm.base_url,
+        RAG_MAX_QUESTION_CHARS="100",
+    )
+    limiter = QuestionLimiter(per_minute=10, total=10)
+    with pytest.raises(QuestionTooLongError, match=r"101 characters long; the limit is 100"):
+        chat.ask("x" * 101, limiter=limiter)
+    assert searches == [] and fake_llm.requests == [] and limiter.asked == 0
+    assert not chat.ask("y" * 100, limiter=limiter).answer.incomplete
+    assert len(searches) == 1 and limiter.asked == 1
+
+
+def test_a_session_over_its_question_limit_is_refused_before_anything_runs(
+    chat, fake_llm, searches
+):
+    limiter = QuestionLimiter(per_minute=2, total=100)
+    for _ in range(2):
+        assert not chat.ask("What is tantivy?", limiter=limiter).answer.incomplete
+    with pytest.raises(QuestionLimitError, match=r"wait \d+ s"):
+        chat.ask("What is tantivy?", limiter=limiter)
+    assert len(searches) == 2 and len(fake_llm.requests) == 2
 
 
 def test_timeout_gives_a_clear_message_and_an_incomplete_answer(chat, fake_llm):

@@ -7,8 +7,11 @@ import pytest
 from rag.citations import check_citations, cited_numbers
 from rag.config import load_settings
 from rag.context import count_tokens, fit_context
-from rag.errors import SettingsError
+from rag.errors import QuestionLimitError, QuestionTooLongError, SettingsError
 from rag.extractive import extractive_answer
+from rag.limits import QuestionLimiter, check_question
+from rag.llm import GenerationOptions, answer_token_limit, clamp_options
+from rag.model_errors import redact, server_label
 from rag.prompts import format_source
 from rag.results import ScoredChunk
 from rag.safe_text import escape_markdown, highlight_terms, safe_markdown
@@ -115,3 +118,71 @@ def test_extractive_answer_quotes_matching_sentences_with_numbers():
     lines = [line for line in text.splitlines() if line.strip(">").strip()]
     assert lines[0] == "> “Dogs bark at night\\.” [1]"
     assert "sky" not in text and "Cats" not in text
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_question_limiter_allows_so_many_a_minute_and_says_how_long_to_wait():
+    clock = Clock()
+    limiter = QuestionLimiter(per_minute=2, total=100, clock=clock)
+    limiter.admit()
+    clock.now += 20
+    limiter.admit()
+    refusal = limiter.check()
+    assert not refusal.allowed and refusal.wait_s == 40
+    with pytest.raises(
+        QuestionLimitError, match=r"asked 2 questions in the last minute.*wait 40 s"
+    ):
+        limiter.admit()
+    clock.now += 40  # the first question leaves the window
+    assert limiter.check().allowed
+    limiter.admit()
+    assert limiter.asked == 3
+
+
+def test_question_limiter_stops_a_session_at_its_total():
+    clock = Clock()
+    limiter = QuestionLimiter.from_settings(
+        settings(RAG_SESSION_MAX_QUESTIONS="3", RAG_SESSION_QUESTIONS_PER_MINUTE="10"), clock
+    )
+    for _ in range(3):
+        limiter.admit()
+        clock.now += 600
+    refusal = limiter.check()
+    assert not refusal.allowed and refusal.wait_s is None
+    with pytest.raises(QuestionLimitError, match="maximum of 3 questions; start a new session"):
+        limiter.admit()
+    assert limiter.asked == 3
+
+
+def test_question_length_is_checked_against_the_setting():
+    check_question("x" * 4000, settings())
+    with pytest.raises(QuestionTooLongError, match="RAG_MAX_QUESTION_CHARS"):
+        check_question("x" * 4001, settings())
+
+
+def test_answer_token_limit_never_exceeds_the_setting():
+    limited = settings(RAG_MAX_ANSWER_TOKENS="1000", RAG_CHAT_MAX_TOKENS="500")
+    assert answer_token_limit(limited, GenerationOptions()) == 500
+    assert answer_token_limit(limited, GenerationOptions(max_tokens=900)) == 900
+    assert answer_token_limit(limited, GenerationOptions(max_tokens=10**6)) == 1000
+    assert clamp_options(limited, GenerationOptions(max_tokens=-5)).max_tokens == 1
+
+
+def test_failure_messages_show_no_key_and_no_credentials_in_the_address():
+    configured = settings(
+        RAG_CHAT_MODEL="m",
+        OPENAI_BASE_URL="https://user:secret@llm.example:8443/v1?key=abc",
+        OPENAI_API_KEY="sk-live-ABCDEFGH",
+    )
+    assert server_label(configured) == "https://llm.example:8443/v1"
+    logged = redact("Incorrect API key provided: sk-live-ABCDEFGH, also sk-proj-XYZ123", configured)
+    assert "ABCDEFGH" not in logged and "XYZ123" not in logged
