@@ -57,6 +57,9 @@ class Settings:
     max_upload_mb: int = 100
     max_pages: int = 5000
     max_chars: int = 10_000_000
+    # Writes stop while less than this is free: some stores hang rather than fail on a
+    # full disk, so the app never lets the disk fill up under them.
+    min_free_mb: int = 200
     # Generation: None means retrieval-only answers (no language model).
     chat_provider: str | None = None
     chat_model: str | None = None
@@ -136,6 +139,7 @@ def _parse(env: _Reader) -> Settings:
         max_upload_mb=env.number("RAG_MAX_UPLOAD_MB", int, 100, minimum=1),
         max_pages=env.number("RAG_MAX_PAGES", int, 5000, minimum=1),
         max_chars=env.number("RAG_MAX_CHARS", int, 10_000_000, minimum=1000),
+        min_free_mb=env.number("RAG_MIN_FREE_MB", int, 200, minimum=0),
     )
     if provider == "fastembed" and settings.embed_dimensions is not None:
         raise SettingsError("RAG_EMBED_DIMENSIONS is only supported with RAG_EMBED_PROVIDER=openai")

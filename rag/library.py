@@ -7,10 +7,15 @@ invisible, and `repair()` removes or completes it when the library is next opene
 
 from __future__ import annotations
 
+import errno
 import logging
+import shutil
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +24,8 @@ import numpy as np
 from rag.config import Settings
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.embeddings import Embedder, make_embedder
-from rag.errors import DocumentNotFoundError
+from rag.errors import DataFolderReadOnlyError, DocumentNotFoundError, RagError, StoreError
+from rag.folder_lock import FolderLock, lock_folder
 from rag.lexical import LexicalIndex
 from rag.vector_store import ChromaStore, connect
 
@@ -34,6 +40,37 @@ SERVER_STALE_AFTER_S = 3600.0
 # case a command-line tool wrote to the same data folder. In server mode other app
 # processes write at any time, so the catalog is read on every call.
 CATALOG_TTL_S = 1.0
+# How SQLite (inside Chroma) and tantivy word these failures; they carry no errno.
+_DISK_FULL = ("disk is full", "No space left")
+_READ_ONLY = ("readonly", "Read-only", "read-only")
+
+
+def storage_reason(exc: BaseException) -> str:
+    """What went wrong with the storage, in words a user can act on."""
+    code, text = getattr(exc, "errno", None), str(exc)
+    if code == errno.ENOSPC or any(s in text for s in _DISK_FULL):
+        return "the disk is full (no space left on the device)"
+    if code in (errno.EROFS, errno.EACCES) or any(s in text for s in _READ_ONLY):
+        return "the data folder is read-only"
+    short = text if len(text) <= 200 else text[:199] + "…"
+    return f"{type(exc).__name__}: {short}"
+
+
+def _stored_size(chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+    """A generous estimate of the bytes a batch takes on disk: the text is stored by Chroma
+    and indexed twice, the vector is in SQLite, the write-ahead log and the HNSW graph."""
+    return sum(4 * len(chunk.text.encode()) for chunk in chunks) + 4 * vectors.nbytes
+
+
+@contextmanager
+def _storage(action: str) -> Iterator[None]:
+    """Turn any storage failure into a StoreError that says what could not be done."""
+    try:
+        yield
+    except RagError:
+        raise
+    except Exception as exc:  # OSError, chromadb's and tantivy's errors alike
+        raise StoreError(f"Could not {action}: {storage_reason(exc)}.") from exc
 
 
 def original_path(data_dir: Path, collection: str, doc_id: str) -> Path:
@@ -76,20 +113,74 @@ class Library:
     vectors: ChromaStore
     lexical: LexicalIndex
     last_repair: RepairReport = field(default_factory=RepairReport)
+    folder_lock: FolderLock | None = field(default=None, repr=False)
+    # True when the data folder could not be written: searching works, changes are refused.
+    read_only: bool = False
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _visible: tuple[float, set[str]] | None = field(default=None, repr=False)
+    # Server mode: documents this node's BM25 index holds, and those it is writing now.
+    _lexical_docs: set[str] | None = field(default=None, repr=False)
+    _writing: set[str] = field(default_factory=set, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Library:
-        """Open (or create) the stores the settings name, and repair what a crash left."""
+        """Open (or create) the stores the settings name, and repair what a crash left.
+
+        The data folder is taken for this process (see rag.folder_lock): a second process
+        opening it is refused with DataFolderInUseError. `close()` gives it back. A
+        read-only data folder opens for searching only (see `read_only`).
+        """
         embedder = embedder or make_embedder(settings)
-        vectors = ChromaStore(connect(settings), settings.collection, embedder.identity)
-        lexical = LexicalIndex(settings.data_dir / "lexical" / settings.collection)
-        library = cls(settings, embedder, vectors, lexical)
-        library.last_repair = library.repair()
+        try:
+            folder_lock = lock_folder(settings.data_dir)
+        except DataFolderReadOnlyError as exc:
+            log.warning("%s: documents can be searched, not added or deleted", exc)
+            return cls._open_read_only(settings, embedder)
+        try:
+            vectors = ChromaStore(connect(settings), settings.collection, embedder.identity)
+            lexical = LexicalIndex(settings.data_dir / "lexical" / settings.collection)
+            library = cls(settings, embedder, vectors, lexical, folder_lock=folder_lock)
+            library.last_repair = library.repair()
+        except BaseException:
+            folder_lock.release()
+            raise
+        # A library dropped without close() still gives the folder back.
+        weakref.finalize(library, folder_lock.release)
         if not library.last_repair.clean:
             log.warning("Repaired the library at start-up: %s", library.last_repair)
         return library
+
+    @classmethod
+    def _open_read_only(cls, settings: Settings, embedder: Embedder) -> Library:
+        # Neither embedded Chroma nor tantivy opens a read-only folder, even to read, so
+        # they open a private copy; the copy is never written back.
+        copy = Path(tempfile.mkdtemp(prefix="rag-read-only-"))
+        lexical_path = Path("lexical") / settings.collection
+        try:
+            if not settings.server_mode:
+                shutil.copytree(settings.data_dir / "chroma", copy / "chroma")
+            if (settings.data_dir / lexical_path).is_dir():
+                shutil.copytree(settings.data_dir / lexical_path, copy / lexical_path)
+            client = connect(settings, copy / "chroma")
+            vectors = ChromaStore(client, settings.collection, embedder.identity)
+            lexical = LexicalIndex(copy / lexical_path)
+        except BaseException:
+            shutil.rmtree(copy, ignore_errors=True)
+            raise
+        library = cls(settings, embedder, vectors, lexical, read_only=True)
+        weakref.finalize(library, shutil.rmtree, str(copy), True)
+        return library
+
+    def close(self) -> None:
+        """Give the data folder back, so that another process may open it."""
+        if self.folder_lock is not None:
+            self.folder_lock.release()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
 
     # Reading ------------------------------------------------------------------------------
 
@@ -103,8 +194,26 @@ class Library:
         with self._lock:
             ttl = 0.0 if self.settings.server_mode else CATALOG_TTL_S
             if self._visible is None or time.monotonic() - self._visible[0] >= ttl:
-                self._visible = (time.monotonic(), self.vectors.ready_ids())
+                ready = self.vectors.ready_ids()
+                if self.settings.server_mode:
+                    self._catch_up_lexical(ready)
+                self._visible = (time.monotonic(), ready)
             return set(self._visible[1])
+
+    def _catch_up_lexical(self, ready: set[str]) -> None:
+        """Server mode: index what other app processes published, drop what they deleted.
+
+        Each node keeps its own BM25 index; the documents themselves live on the server.
+        """
+        if self._lexical_docs is None:
+            self._lexical_docs = set(self.lexical.chunk_counts())
+        for doc_id in sorted(ready - self._lexical_docs):
+            self.lexical.add(self.vectors.chunks_of(doc_id))
+            self._lexical_docs.add(doc_id)
+        gone = self._lexical_docs - ready - self._writing
+        if gone:
+            self.lexical.delete_documents(sorted(gone))
+            self._lexical_docs -= gone
 
     def find(self, id_or_name: str) -> DocumentRecord:
         """A visible document by id, id prefix or file name; raises DocumentNotFoundError."""
@@ -132,20 +241,29 @@ class Library:
 
     def begin_many(self, documents: Sequence[tuple[DocumentRecord, bytes]]) -> None:
         """Record several documents as pending in one catalog write."""
-        for record, original in documents:
-            path = self.original_path(record.doc_id)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(original)
+        self._check_space("save the file", sum(len(original) for _, original in documents))
+        with _storage("save the file"):
+            for record, original in documents:
+                path = self.original_path(record.doc_id)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(original)
         now = time.time()
-        self.vectors.put_records(
-            replace(record, status=DocumentStatus.PENDING, added_at=now) for record, _ in documents
-        )
+        with self._lock:
+            self._writing |= {record.doc_id for record, _ in documents}
+        with _storage("record the document"):
+            self.vectors.put_records(
+                replace(record, status=DocumentStatus.PENDING, added_at=now)
+                for record, _ in documents
+            )
 
     def write_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add a batch of chunks of a pending document to both indexes."""
-        with self._lock:
+        self._check_space("write the chunks", _stored_size(chunks, vectors))
+        with self._lock, _storage("write the chunks"):
             self.vectors.add_chunks(chunks, vectors)
             self.lexical.add(chunks)
+            if self._lexical_docs is not None:
+                self._lexical_docs |= {chunk.doc_id for chunk in chunks}
 
     def publish(self, record: DocumentRecord, replaces: DocumentRecord | None = None) -> None:
         """Make a document visible; if it replaces an older version, retire that one."""
@@ -154,32 +272,84 @@ class Library:
     def publish_many(
         self, documents: Sequence[tuple[DocumentRecord, DocumentRecord | None]]
     ) -> None:
-        """Make documents visible, each retiring the older version it replaces (if any)."""
+        """Make documents visible, each retiring the older version it replaces (if any).
+
+        The versions to retire are looked up again here, under the lock: another session
+        may have published a version of the same name since the caller looked.
+        """
         now = time.time()
-        records = [replace(new, status=DocumentStatus.READY, added_at=now) for new, _ in documents]
-        retired = [old for _, old in documents if old is not None]
-        records += [replace(old, status=DocumentStatus.DELETING) for old in retired]
+        published = [
+            replace(new, status=DocumentStatus.READY, added_at=now) for new, _ in documents
+        ]
+        self._check_space("publish the document", 0)
         with self._lock:
+            retired = self._older_versions(published, [old for _, old in documents])
+            records = published + [replace(old, status=DocumentStatus.DELETING) for old in retired]
             # One write flips both records, so searches never see both versions or neither.
-            self.vectors.put_records(records)
+            with _storage("publish the document"):
+                self.vectors.put_records(records)
+            self._writing -= {record.doc_id for record in published}
             self._changed()
             for old in retired:
                 self._remove(old.doc_id)
 
+    def _older_versions(
+        self, published: Sequence[DocumentRecord], expected: Sequence[DocumentRecord | None]
+    ) -> list[DocumentRecord]:
+        new_ids = {record.doc_id for record in published}
+        found = self.vectors.ready_records_named({record.name for record in published})
+        older = {r.doc_id: r for r in found if r.doc_id not in new_ids}
+        # Whatever the caller found counts too, even if a name query missed it.
+        older.update({r.doc_id: r for r in expected if r is not None and r.doc_id not in new_ids})
+        return list(older.values())
+
     def delete(self, doc_id: str) -> None:
         """Remove a document from retrieval, both indexes and the catalog."""
+        # Deleting is how users free space, so only a read-only folder stops it.
+        self._check_writable("delete the document")
         with self._lock:
             record = next((r for r in self.vectors.records() if r.doc_id == doc_id), None)
             if record is None:
                 raise DocumentNotFoundError(f"No document with id {doc_id!r}")
-            self.vectors.put_records([replace(record, status=DocumentStatus.DELETING)])
-            self._changed()
-            self._remove(doc_id)
+            with _storage("delete the document"):
+                self.vectors.put_records([replace(record, status=DocumentStatus.DELETING)])
+                self._changed()
+                self._remove(doc_id)
 
     def discard(self, doc_id: str) -> None:
-        """Remove a pending document whose ingestion failed."""
+        """Remove a pending document whose ingestion failed; never raises.
+
+        If storage fails here too (a full disk, a read-only folder), what is left stays
+        invisible and is removed when the library is next opened.
+        """
         with self._lock:
-            self._remove(doc_id)
+            try:
+                self._remove(doc_id)
+            except Exception as exc:
+                log.warning("Could not remove unfinished document %s: %s", doc_id, exc)
+
+    def _check_writable(self, action: str) -> None:
+        if self.read_only:
+            raise StoreError(
+                f"Could not {action}: the data folder is read-only, so documents can be"
+                " searched but not added or deleted."
+            )
+
+    def _check_space(self, action: str, needed: int) -> None:
+        """Refuse a write that would leave less than the configured free space.
+
+        Embedded Chroma waits forever, rather than failing, when SQLite hits a full disk
+        during some writes, so a full disk must never be reached in the first place.
+        """
+        self._check_writable(action)
+        free = shutil.disk_usage(self.settings.data_dir).free
+        reserve = self.settings.min_free_mb * 1024 * 1024
+        if free - needed < reserve:
+            raise StoreError(
+                f"Could not {action}: the disk is nearly full ({free // 2**20} MB free; the app"
+                f" keeps {self.settings.min_free_mb} MB free, RAG_MIN_FREE_MB). Free some space"
+                " and try again."
+            )
 
     def _changed(self) -> None:
         with self._lock:
@@ -187,6 +357,9 @@ class Library:
 
     def _remove(self, doc_id: str) -> None:
         self._changed()
+        self._writing.discard(doc_id)
+        if self._lexical_docs is not None:
+            self._lexical_docs.discard(doc_id)
         self.lexical.delete_documents([doc_id])
         self.vectors.delete_chunks(doc_id)
         self.vectors.delete_record(doc_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import chromadb
 import numpy as np
@@ -36,20 +37,26 @@ class VectorHit:
     similarity: float
 
 
-def connect(settings: Settings) -> ClientAPI:
-    """A Chroma client: a server when CHROMA_HOST is set, else files in the data folder."""
+def connect(settings: Settings, folder: Path | None = None) -> ClientAPI:
+    """A Chroma client: a server when CHROMA_HOST is set, else files in the data folder
+    (or in `folder`, a copy of it)."""
     chroma_settings = chromadb.Settings(anonymized_telemetry=False)
     try:
         if settings.server_mode:
             return chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
             )
-        path = settings.data_dir / "chroma"
+        path = folder or settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:  # chromadb raises plain ValueError/ConnectionError variants
-        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else path
-        raise StoreError(f"Could not open Chroma at {where}: {exc}") from exc
+        # The data folder's path is left out: messages reach the page and the logs.
+        where = (
+            f"the Chroma server at {settings.chroma_host}:{settings.chroma_port}"
+            if settings.server_mode
+            else "the data folder (RAG_DATA_DIR)"
+        )
+        raise StoreError(f"Could not open the document store in {where}: {exc}") from exc
 
 
 class ChromaStore:
@@ -144,6 +151,12 @@ class ChromaStore:
         """Ids of the published documents; ids only, several times cheaper than records()."""
         found = self.catalog.get(where={"status": DocumentStatus.READY.value}, include=[])
         return set(found["ids"])
+
+    def ready_records_named(self, names: Iterable[str]) -> list[DocumentRecord]:
+        """Published documents with one of these names."""
+        where = {"$and": [{"status": DocumentStatus.READY.value}, {"name": {"$in": list(names)}}]}
+        found = self.catalog.get(where=where, include=["metadatas"])
+        return [DocumentRecord.from_metadata(m) for m in found["metadatas"]]
 
     def records(self) -> list[DocumentRecord]:
         """Every catalog record, whatever its status."""
