@@ -15,7 +15,7 @@ from ingest.pipeline import FileStatus, Ingestor
 from rag.library import Library
 from rag.retrieval import Retriever, SearchOptions
 from tests.conftest import pdf
-from tests.helpers import free_port, stop
+from tests.helpers import free_port, run_cli, run_json, stop
 
 pytestmark = pytest.mark.server
 CHROMA = Path(sys.executable).parent / "chroma"
@@ -76,3 +76,34 @@ def test_ingest_and_search_through_a_chroma_server(make_library, tmp_path, chrom
 
     second.delete(outcome.doc_id)
     assert first.documents() == []
+
+
+def test_app_processes_share_documents_and_each_keeps_its_own_bm25(
+    make_library, tmp_path, chroma_port
+):
+    node = _node(make_library, tmp_path, "node-a", chroma_port)
+    note = tmp_path / "bees.md"
+    note.write_text("# Bees\n\nHoney bees build hexagonal wax cells in the hive.\n")
+    server = {
+        "CHROMA_HOST": "127.0.0.1",
+        "CHROMA_PORT": str(chroma_port),
+        "RAG_COLLECTION": "shared",
+    }
+
+    # Another process, with its own data folder, adds a document through the server.
+    added = run_json("ingest", "add", str(note), data_dir=tmp_path / "node-b", env=server)
+    doc_id = added["files"][0]["doc_id"]
+    for mode in ("bm25", "vector"):
+        found = Retriever(node).search("hexagonal wax cells", SearchOptions(mode=mode))
+        assert [c.source for c in found.chunks] == ["bees.md"], mode
+    assert node.lexical.chunk_counts() == {doc_id: 1}  # indexed here without a restart
+
+    # ... and deletes it: this node's BM25 index lets it go too.
+    deleted = run_cli("ingest", "delete", "bees.md", data_dir=tmp_path / "node-b", env=server)
+    assert deleted.returncode == 0, deleted.stderr
+    assert Retriever(node).search("hexagonal wax", SearchOptions(mode="bm25")).chunks == ()
+    assert node.lexical.chunk_counts() == {}
+
+    # Two processes on one data folder would share one BM25 index: refused, as embedded.
+    same_folder = run_cli("ingest", "list", data_dir=node.settings.data_dir, env=server)
+    assert same_folder.returncode == 2 and "RAG_DATA_DIR" in same_folder.stderr
