@@ -5,6 +5,7 @@ Prompts are plain constants: nothing is read from disk or the network at import 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rag.results import ScoredChunk
@@ -40,6 +41,8 @@ Last question: {question}
 
 Standalone query:"""
 
+_TAG = re.compile(r"<\s*(/?)\s*source", re.IGNORECASE)
+
 NO_SOURCES_ANSWER = (
     "I found nothing in your documents that matches this question, so I cannot answer it from them."
 )
@@ -67,5 +70,7 @@ def _attribute(text: str) -> str:
 
 
 def _neutralise_tags(text: str) -> str:
-    # A document that contains "</source>" must not end its source early.
-    return text.replace("<source", "(source").replace("</source", "(/source")
+    # A document that contains "</source>" (in any case or spacing) must not end its source
+    # early or open a new one. Cleaning has already folded look-alikes (full-width "＜")
+    # and removed invisible characters, so this sees what the model would read.
+    return _TAG.sub(lambda m: f"({m.group(1)}source", text)

@@ -3,47 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import TIMEOUT_MS, browser, new_tab, require_chromium, running_app
 from conftest import pdf
 from fake_llm import FakeLLM
-from helpers import ROOT, free_port, stop
+from helpers import ROOT
 
 OUTPUT = ROOT / "test-output"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCRIPT_TEXT = "Beware of the warning: <script>alert(1)</script> must show as text."
-TIMEOUT_MS = 90_000
 
 pytestmark = pytest.mark.browser
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited early:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"streamlit did not become healthy:\n{log.read_text()}")
 
 
 @pytest.fixture
@@ -56,11 +28,7 @@ def fake_llm():
 @pytest.fixture
 def app_url(tmp_path, fake_llm):
     """`streamlit run app.py` on a free port with a temporary data folder; stopped after."""
-    if not Path(CHROMIUM).is_file():
-        message = f"no Chromium at {CHROMIUM}: install Debian's chromium to run browser tests"
-        print(message)
-        pytest.skip(message)
-    port = free_port()
+    require_chromium()
     env = {
         **os.environ,
         "RAG_DATA_DIR": str(tmp_path / "data"),
@@ -68,35 +36,14 @@ def app_url(tmp_path, fake_llm):
         "OPENAI_BASE_URL": fake_llm.base_url,
         "RAG_CHAT_MAX_RETRIES": "0",
     }
-    log = tmp_path / "streamlit.log"
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
+    with running_app(env, tmp_path / "streamlit.log") as (url, _):
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture
 def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1600, "height": 1200})
-        tab = context.new_page()
-        tab.set_default_timeout(TIMEOUT_MS)
-        tab.dialogs = []
-        tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
-        tab.goto(app_url)
-        yield tab
-        browser.close()
+    with browser() as chromium:
+        yield new_tab(chromium, app_url)
 
 
 def upload(page, tmp_path: Path) -> None:
