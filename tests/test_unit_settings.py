@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from rag.config import DEFAULT_EMBED_MODELS, Settings, load_settings
 from rag.errors import SettingsError
+from tests.helpers import ROOT
 
 
 def load(tmp_path: Path, **environ: str) -> Settings:
@@ -117,6 +119,14 @@ def test_bad_value_in_env_file_is_reported_too(tmp_path):
         ({"RAG_EMBED_BATCH_SIZE": "0"}, "RAG_EMBED_BATCH_SIZE"),
         ({"RAG_PARSE_TIMEOUT_S": "0.5"}, "RAG_PARSE_TIMEOUT_S"),
         ({"RAG_PARSE_MEMORY_MB": "64"}, "RAG_PARSE_MEMORY_MB"),
+        ({"RAG_MAX_UPLOAD_MB": "0"}, "RAG_MAX_UPLOAD_MB"),
+        ({"RAG_MAX_PAGES": "none"}, "RAG_MAX_PAGES"),
+        ({"RAG_MAX_CHARS": "10"}, "RAG_MAX_CHARS"),
+        ({"RAG_MIN_FREE_MB": "-1"}, "RAG_MIN_FREE_MB"),
+        ({"RAG_MAX_QUESTION_CHARS": "5"}, "RAG_MAX_QUESTION_CHARS"),
+        ({"RAG_SESSION_QUESTIONS_PER_MINUTE": "0"}, "RAG_SESSION_QUESTIONS_PER_MINUTE"),
+        ({"RAG_SESSION_MAX_QUESTIONS": "0"}, "RAG_SESSION_MAX_QUESTIONS"),
+        ({"RAG_CHAT_MAX_TOKENS": "5000"}, "RAG_MAX_ANSWER_TOKENS"),
         ({"RAG_COLLECTION": "a"}, "RAG_COLLECTION"),
         ({"RAG_COLLECTION": "ab"}, "RAG_COLLECTION"),
         ({"RAG_COLLECTION": "-bad"}, "RAG_COLLECTION"),
@@ -197,3 +207,45 @@ def test_with_overrides_checks_the_values_it_is_given():
 def test_settings_are_frozen():
     with pytest.raises(FrozenInstanceError):
         Settings().collection = "other"  # type: ignore[misc]
+
+
+def test_limits_have_safe_defaults_and_can_be_set(tmp_path):
+    defaults = load(tmp_path)
+    assert (defaults.max_upload_mb, defaults.max_pages, defaults.max_chars) == (
+        100,
+        5000,
+        10_000_000,
+    )
+    assert defaults.min_free_mb == 200
+    assert (defaults.max_question_chars, defaults.max_answer_tokens) == (4000, 4000)
+    set_ = load(
+        tmp_path,
+        RAG_MAX_UPLOAD_MB="5",
+        RAG_MAX_PAGES="50",
+        RAG_MAX_CHARS="20000",
+        RAG_MIN_FREE_MB="0",
+        RAG_SESSION_QUESTIONS_PER_MINUTE="3",
+        RAG_SESSION_MAX_QUESTIONS="30",
+    )
+    assert (set_.max_upload_mb, set_.max_pages, set_.max_chars, set_.min_free_mb) == (
+        5,
+        50,
+        20000,
+        0,
+    )
+    assert (set_.session_questions_per_minute, set_.session_max_questions) == (3, 30)
+
+
+def test_secrets_never_appear_in_the_settings_repr(tmp_path):
+    settings = load(tmp_path, OPENAI_API_KEY="sk-SECRET", AZURE_OPENAI_API_KEY="az-SECRET")
+    assert settings.openai_api_key == "sk-SECRET"
+    assert "SECRET" not in repr(settings) and "SECRET" not in str(settings)
+
+
+def test_the_web_server_is_private_and_quiet_by_default():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+    assert config["client"]["showErrorDetails"] is False  # no tracebacks in the browser
+    assert config["browser"]["gatherUsageStats"] is False
+    # The web server refuses what the ingestion limit would refuse anyway.
+    assert config["server"]["maxUploadSize"] == Settings().max_upload_mb
