@@ -88,7 +88,7 @@ class FastEmbedEmbedder:
         except (ValueError, OSError, RuntimeError) as exc:
             raise SettingsError(
                 f"RAG_EMBED_MODEL {model!r} could not be loaded"
-                f"{f' from {model_path}' if model_path else ''}: {exc}"
+                f"{' from RAG_EMBED_MODEL_PATH' if model_path else ''}: {type(exc).__name__}"
             ) from exc
         self._batch_size = batch_size
         tokenizer = self._model.model.tokenizer

@@ -85,7 +85,8 @@ class LexicalIndex:
         try:
             self._index = tantivy.Index(self._schema, path=str(path), reuse=True)
         except ValueError as exc:
-            raise StoreError(f"Could not open the lexical index in {path}: {exc}") from exc
+            # The folder's path stays out of the message: it reaches the page and the logs.
+            raise StoreError(f"Could not open the BM25 index in the data folder: {exc}") from exc
         self._index.register_tokenizer(_ANALYZER, self._analyzer)
         self._write_lock = threading.Lock()
 
