@@ -10,8 +10,16 @@ from enum import StrEnum
 from pathlib import Path
 
 from ingest.chunking import chunk_pages
-from ingest.cleaning import clean_text, has_text
-from ingest.parsing import SUPPORTED_SUFFIXES, ParseLimits, parse_file
+from ingest.cleaning import check_pages, clean_text, no_text_reason
+from ingest.parsing import (
+    SUPPORTED_SUFFIXES,
+    ParsedFile,
+    ParseLimits,
+    parse_file,
+    read_limited,
+    too_large,
+)
+from ingest.pdf_worker import too_much_text
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.errors import IngestError, RagError
 from rag.library import Library
@@ -35,7 +43,11 @@ class FileStatus(StrEnum):
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    """The result for one file, as the command line and the app report it."""
+    """The result for one file, as the command line and the app report it.
+
+    `pages_without_text` lists every page that gave nothing to index; those of them whose
+    text layer looked like junk (a bad OCR) are also in `pages_with_junk_text`.
+    """
 
     path: str
     status: FileStatus
@@ -44,6 +56,7 @@ class IngestOutcome:
     pages: int = 0
     pages_without_text: tuple[int, ...] = field(default=())
     chunks: int = 0
+    pages_with_junk_text: tuple[int, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -59,6 +72,7 @@ class IngestOutcome:
             "doc_id": self.doc_id,
             "pages": self.pages,
             "pages_without_text": list(self.pages_without_text),
+            "pages_with_junk_text": list(self.pages_with_junk_text),
             "chunks": self.chunks,
         }
 
@@ -72,14 +86,26 @@ class TextDocument:
 
 
 @dataclass(frozen=True)
+class _Chunked:
+    """A document cut into chunks, with the pages whose text looked like junk."""
+
+    record: DocumentRecord
+    chunks: list[Chunk]
+    junk_pages: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class _Prepared:
     """A chunked document waiting for its batch to be embedded."""
 
     position: int
-    record: DocumentRecord
+    document: _Chunked
     original: bytes
-    chunks: list[Chunk]
     replaces: DocumentRecord | None
+
+    @property
+    def record(self) -> DocumentRecord:
+        return self.document.record
 
 
 def document_id(data: bytes) -> tuple[str, str]:
@@ -94,22 +120,39 @@ class Ingestor:
     def __init__(self, library: Library) -> None:
         self._library = library
         settings = library.settings
-        self._limits = ParseLimits(settings.parse_timeout_s, settings.parse_memory_mb)
+        self._limits = ParseLimits(
+            settings.parse_timeout_s,
+            settings.parse_memory_mb,
+            settings.max_pages,
+            settings.max_chars,
+        )
+        self._max_bytes = settings.max_upload_mb * 1024 * 1024
 
     def ingest_path(
         self, path: Path, password: str | None = None, progress: Progress | None = None
     ) -> IngestOutcome:
-        """Ingest a file from disk; the document's name is the file name."""
+        """Ingest a file from disk; the document's name is the file name.
+
+        A file over the size limit is refused before it is read into memory.
+        """
         try:
-            data = path.read_bytes()
+            data = read_limited(path, self._max_bytes)
         except OSError as exc:
             return IngestOutcome(str(path), FileStatus.FAILED, f"cannot read: {exc.strerror}")
+        except IngestError as exc:
+            return IngestOutcome(str(path), FileStatus.FAILED, str(exc))
         return replace(self.ingest_bytes(path.name, data, password, progress), path=str(path))
 
     def ingest_bytes(
         self, name: str, data: bytes, password: str | None = None, progress: Progress | None = None
     ) -> IngestOutcome:
-        """Ingest one file's bytes under a name; never raises for a bad file."""
+        """Ingest one file's bytes under a name; never raises for a bad file.
+
+        The name is only shown, never used as a path: the original is stored under the
+        document id.
+        """
+        if len(data) > self._max_bytes:
+            return IngestOutcome(name, FileStatus.FAILED, too_large(len(data), self._max_bytes))
         doc_id, sha256 = document_id(data)
         records = self._library.vectors.records()
         same = _ready(records, lambda r: r.sha256 == sha256)
@@ -117,13 +160,13 @@ class Ingestor:
             return _outcome(name, FileStatus.UNCHANGED, same)
         previous = _ready(records, lambda r: r.name == name)
         try:
-            record, chunks = self._prepare(name, data, password, doc_id, sha256)
-            self._write(record, data, chunks, progress)
-        except IngestError as exc:
+            document = self._prepare(name, data, password, doc_id, sha256)
+            self._write(document.record, data, document.chunks, progress)
+            self._library.publish(document.record, replaces=previous)
+        except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
             return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
-        self._library.publish(record, replaces=previous)
         status = FileStatus.REPLACED if previous else FileStatus.INGESTED
-        return _outcome(name, status, record)
+        return _outcome(name, status, document.record, document.junk_pages)
 
     def ingest_texts(
         self, documents: Sequence[TextDocument], progress: Progress | None = None
@@ -169,52 +212,59 @@ class Ingestor:
         sha256: str,
         by_name: dict[str, DocumentRecord],
     ) -> _Prepared | IngestOutcome:
+        parsed = ParsedFile((document.text,))
         try:
-            record, chunks = self._chunk(document.name, [document.text], len(data), doc_id, sha256)
+            chunked = self._chunk(document.name, parsed, len(data), doc_id, sha256)
         except IngestError as exc:
             return IngestOutcome(document.name, FileStatus.FAILED, str(exc), doc_id)
-        return _Prepared(position, record, data, chunks, by_name.get(document.name))
+        return _Prepared(position, chunked, data, by_name.get(document.name))
 
     def _write_batch(self, batch: Sequence[_Prepared]) -> dict[int, IngestOutcome]:
         """Embed, write and publish a batch; outcomes by input position."""
         if not batch:
             return {}
-        self._library.begin_many([(p.record, p.original) for p in batch])
-        chunks = [chunk for p in batch for chunk in p.chunks]
+        chunks = [chunk for p in batch for chunk in p.document.chunks]
         try:
+            self._library.begin_many([(p.record, p.original) for p in batch])
             self._index([p.record.doc_id for p in batch], chunks)
-        except IngestError as exc:
+            self._library.publish_many([(p.record, p.replaces) for p in batch])
+        except RagError as exc:
             return {
                 p.position: IngestOutcome(
                     p.record.name, FileStatus.FAILED, str(exc), p.record.doc_id
                 )
                 for p in batch
             }
-        self._library.publish_many([(p.record, p.replaces) for p in batch])
         return {
             p.position: _outcome(
-                p.record.name, FileStatus.REPLACED if p.replaces else FileStatus.INGESTED, p.record
+                p.record.name,
+                FileStatus.REPLACED if p.replaces else FileStatus.INGESTED,
+                p.record,
+                p.document.junk_pages,
             )
             for p in batch
         }
 
     def _prepare(
         self, name: str, data: bytes, password: str | None, doc_id: str, sha256: str
-    ) -> tuple[DocumentRecord, list[Chunk]]:
+    ) -> _Chunked:
         parsed = parse_file(name, data, password, self._limits)
-        return self._chunk(name, parsed.pages, len(data), doc_id, sha256)
+        return self._chunk(name, parsed, len(data), doc_id, sha256)
 
     def _chunk(
-        self, name: str, raw_pages: Sequence[str], size: int, doc_id: str, sha256: str
-    ) -> tuple[DocumentRecord, list[Chunk]]:
-        pages = [clean_text(page) for page in raw_pages]
-        empty = tuple(n for n, page in enumerate(pages, start=1) if not has_text(page))
-        if len(empty) == len(pages):
-            raise IngestError(
-                "no text found: the pages may be scanned images, and text recognition (OCR)"
-                " is not supported"
-            )
+        self, name: str, parsed: ParsedFile, size: int, doc_id: str, sha256: str
+    ) -> _Chunked:
         settings = self._library.settings
+        if sum(map(len, parsed.pages)) > settings.max_chars:
+            raise IngestError(too_much_text(settings.max_chars))
+        pages = [clean_text(page) for page in parsed.pages]
+        check = check_pages(pages)
+        if len(check.unusable) == len(pages):
+            raise IngestError(
+                no_text_reason(check, len(pages), parsed.unreadable_pages, parsed.page_error)
+            )
+        # A junk page is indexed as if it were empty; it keeps its number.
+        pages = ["" if n in check.junk_text else page for n, page in enumerate(pages, start=1)]
         chunks = chunk_pages(
             pages,
             doc_id=doc_id,
@@ -231,9 +281,9 @@ class Ingestor:
             pages=len(pages),
             chunks=len(chunks),
             added_at=0.0,
-            pages_without_text=empty,
+            pages_without_text=check.unusable,
         )
-        return record, chunks
+        return _Chunked(record, chunks, check.junk_text)
 
     def _write(
         self, record: DocumentRecord, data: bytes, chunks: list[Chunk], progress: Progress | None
@@ -281,7 +331,9 @@ def _ready(records: Sequence[DocumentRecord], matches) -> DocumentRecord | None:
     return next((r for r in records if r.status is DocumentStatus.READY and matches(r)), None)
 
 
-def _outcome(name: str, status: FileStatus, record: DocumentRecord) -> IngestOutcome:
+def _outcome(
+    name: str, status: FileStatus, record: DocumentRecord, junk_pages: tuple[int, ...] = ()
+) -> IngestOutcome:
     return IngestOutcome(
         path=name,
         status=status,
@@ -289,4 +341,5 @@ def _outcome(name: str, status: FileStatus, record: DocumentRecord) -> IngestOut
         pages=record.pages,
         pages_without_text=record.pages_without_text,
         chunks=record.chunks,
+        pages_with_junk_text=junk_pages,
     )

@@ -9,7 +9,7 @@ import streamlit as st
 
 from ingest.pipeline import FileStatus, IngestOutcome
 from pages.common import engine
-from rag.safe_text import escape_markdown
+from rag.safe_text import display_name, escape_markdown
 
 library, ingestor, _ = engine()
 
@@ -26,11 +26,12 @@ def upload_files() -> None:
     if uploads and st.button("Ingest", type="primary", key="ingest"):
         outcomes = []
         for upload in uploads:
-            bar = st.progress(0.0, text=f"{upload.name}: reading…")
+            shown = display_name(upload.name)
+            bar = st.progress(0.0, text=f"{shown}: reading…")
             outcome = ingestor.ingest_bytes(
-                upload.name, upload.getvalue(), password or None, _progress(bar, upload.name)
+                upload.name, upload.getvalue(), password or None, _progress(bar, shown)
             )
-            bar.progress(1.0, text=f"{upload.name}: {outcome.status.value}")
+            bar.progress(1.0, text=f"{shown}: {outcome.status.value}")
             outcomes.append(outcome)
         st.session_state["outcomes"] = outcomes
     for outcome in st.session_state.get("outcomes", []):
@@ -46,7 +47,7 @@ def _progress(bar, name: str):
 
 def show_outcome(outcome: IngestOutcome) -> None:
     """One file's result: what happened, and anything the user should know."""
-    name = escape_markdown(outcome.path)
+    name = display_name(outcome.path)
     if outcome.status is FileStatus.FAILED:
         st.error(f"{name}: failed. {escape_markdown(outcome.reason or '')}", icon="❌")
         return
@@ -55,9 +56,20 @@ def show_outcome(outcome: IngestOutcome) -> None:
         st.info(f"{message}; the same file is already in the library.", icon="ℹ️")
     else:
         st.success(message, icon="✅")
-    if outcome.pages_without_text:
-        pages = ", ".join(map(str, outcome.pages_without_text))
-        st.warning(f"{name}: no text on page(s) {pages} (scanned images are not read).")
+    junk = set(outcome.pages_with_junk_text)
+    empty = [n for n in outcome.pages_without_text if n not in junk]
+    if empty:
+        st.warning(f"{name}: no text on page(s) {_page_list(empty)} (scanned images are not read).")
+    if junk:
+        st.warning(
+            f"{name}: the text on page(s) {_page_list(sorted(junk))} looks like junk, not words"
+            " (a bad OCR?), and was left out."
+        )
+
+
+def _page_list(pages: list[int], limit: int = 20) -> str:
+    shown = ", ".join(map(str, pages[:limit]))
+    return shown + (f" and {len(pages) - limit:,} more" if len(pages) > limit else "")
 
 
 def document_table(documents) -> None:
@@ -85,7 +97,7 @@ def manage(documents) -> None:
     if st.button("Delete this document", key="delete", icon="🗑️"):
         library.delete(doc_id)
         st.session_state.pop("outcomes", None)
-        st.toast(f"Deleted {escape_markdown(names[doc_id])}")
+        st.toast(f"Deleted {display_name(names[doc_id])}")
         st.rerun()
     chunks = library.chunks_of(doc_id)
     st.subheader(f"Chunks ({len(chunks)})")

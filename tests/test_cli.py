@@ -27,6 +27,7 @@ def test_add_list_search_delete(data_dir, tmp_path):
         "doc_id",
         "pages",
         "pages_without_text",
+        "pages_with_junk_text",
         "chunks",
     }
     listed = run_json("ingest", "list", data_dir=data_dir)

@@ -1,10 +1,22 @@
-"""Text cleaning: one normal form, nothing invisible, words joined again."""
+"""Text cleaning: one normal form, nothing invisible, words joined again; junk text layers
+told from real text in any script."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ingest.cleaning import clean_text, has_text
+from ingest.cleaning import (
+    PageCheck,
+    check_pages,
+    clean_text,
+    has_text,
+    looks_like_junk,
+    no_text_reason,
+    wordlike_share,
+)
+from tests.conftest import DATA
 
 
 @pytest.mark.parametrize(
@@ -93,3 +105,86 @@ def test_non_latin_text_is_kept():
 )
 def test_has_text(text, expected):
     assert has_text(text) is expected
+
+
+# --- junk text layers --------------------------------------------------------------------
+
+# pypdf's issue-301.pdf: a scan whose OCR layer is symbol soup.
+FAILED_OCR = (
+    ":.,\ndP\n. .\ni, .\n. . ?\n. i '\n»\n14\ne.\n:\n..\nPr\n. srN\n• ki ., ,\nLIL\nk\n1\nsa\ns\n"
+    "..\n% ,\n2\nY. .\ng . %Z.. ,\nI '\nI\n.4\ni\n\\\n...\n' 4 .n.,\n.\ni\n—.\n. 41.\n1111101"
+)
+# pdfminer's jo.pdf through pypdf: glyph ids of a font without a character map.
+UNMAPPED_GLYPHS = "ɹɹং\nΘͨ͘͠ͱ͍;ݱ\u09c5\u0378၊ఆ͞Εͨ༗ަػྲྀి౯ͷͻͱͭͷ੨͍র໌Ͱ͢ớ͋ΒΏΔಁ໌ͳ༓ྶͷෳ߹ମỜ෩ܠ" * 3
+REAL_TEXT = {
+    "english": "Beekeepers in the northern valley harvest lavender honey every July, and the"
+    " hives stand on the south side of the orchard.",
+    "spanish": "Decreto 100 FIJA EL TEXTO REFUNDIDO, COORDINADO Y SISTEMATIZADO DE LA"
+    " CONSTITUCIÓN POLÍTICA DE LA REPÚBLICA DE CHILE; y a las organizaciones sindicales.",
+    "spanish form with leaders": "D./Dña.............................. con número de D.N.I.,"
+    " N.I.E. o pasaporte ....................., nacido/a el .......... de .............",
+    "japanese": "電線接続端子部が次のいずれにも該当しないとき。 ａ ねじ止め端子であること。"
+    " ｂ ねじなし端子であって、工具を用いずに電線の接続を行うことができる速結端子",
+    "chinese": "盐城高新区投资集团有限公司2023 年度第四期超短期融资券募集说明书 251"
+    " 第七章 企业资信状况 一、发行人历史信用评级情况 表7-1:发行人历史评级情况",
+    "arabic": "حَبيبي habibi حَبيبي مرحبا بالعالم هذه جملة عربية طويلة بما يكفي للحكم عليها",
+    "numbers": "Alabama 18,870 23,022 22,650 859 1,178 0 14 15 0 2,179 2,307 11 0 0 0 13 14"
+    " 0 3 2 0 71,137\nAlaska 209 3,062 3,209 191 184 0 9 3 0 100 100 0 18 9 1 0 0 0 0 0 0",
+    "code": "for (int i = 0; i < n; i++) { a[i] = b[i] * c[i]; }\nstd::vector<int> v;"
+    " v.push_back(42); if (a && b || !c) { return -1; }\ndef f(x): return {'n': len(x)}",
+    "formula": "Let f(x) = a x^2 + b x + c, then f'(x) = 2 a x + b = 0 gives x = -b / (2 a),"
+    " and ∑_{i=1}^{n} x_i = n μ with σ^2 = (1/n) ∑ (x_i - μ)^2 , p < 0.05",
+    "table of contents": "INTRODUCTION . . . . . . . . . . . . . . . . . . . . . . . 394"
+    " POLLINATION AND POLLEN TUBE GROWTH . . . . . . . . . . . . . . . . . . . 395",
+    "markdown table": "| Name | Value | Unit |\n|------|-------|------|\n| alpha | 1 | m |\n"
+    "| beta | 2.5 | kg |\n| gamma | 30 | s |\n| delta | 4 | A |\n| epsilon | 0.5 | K |",
+    "multilingual": "English: Hello World\nArabic: مرحبا بالعالم\nRussian: Привет, мир\n"
+    "Chinese: 你好世界\nThai: สวัสดีชาวโลก\nJapanese: こんにちは世界",
+}
+
+
+@pytest.mark.parametrize("text", [FAILED_OCR, UNMAPPED_GLYPHS], ids=["failed OCR", "glyph ids"])
+def test_junk_text_is_recognised(text):
+    assert looks_like_junk(clean_text(text))
+
+
+@pytest.mark.parametrize("kind", list(REAL_TEXT))
+def test_real_text_in_any_script_or_layout_is_not_junk(kind):
+    text = clean_text(REAL_TEXT[kind])
+    assert wordlike_share(text) is not None, "too short to be judged: the test proves nothing"
+    assert not looks_like_junk(text)
+
+
+@pytest.mark.parametrize("text", ["", "Page 3", ". , ; : ? !", "— 12 —", "3HQČåQt SURVW"])
+def test_short_text_is_never_judged(text):
+    assert wordlike_share(text) is None
+    assert not looks_like_junk(text)
+
+
+def test_check_pages_tells_empty_pages_from_junk_pages():
+    pages = ["Real words on the first page of a document, enough of them.", "", FAILED_OCR]
+    check = check_pages([clean_text(page) for page in pages])
+    assert check == PageCheck(without_text=(2,), junk_text=(3,))
+    assert check.unusable == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("check", "pages", "unreadable", "words"),
+    [
+        (PageCheck((), (1,)), 1, (), "looks like junk, not words, on every page"),
+        (PageCheck((1,), (2,)), 2, (), "on 1 of 2 pages, and the others have no text"),
+        (PageCheck((1, 2), ()), 2, (1, 2), "no page could be read: why"),
+        (PageCheck((1, 2), ()), 2, (1,), "no text found"),
+    ],
+)
+def test_no_text_reason_says_what_was_found(check, pages, unreadable, words):
+    assert words in no_text_reason(check, pages, unreadable, "why")
+
+
+def test_no_scifact_abstract_is_taken_for_junk():
+    corpus = DATA / "scifact" / "corpus.jsonl"
+    if not corpus.is_file():
+        pytest.skip(f"SciFact not found at {corpus}")
+    with corpus.open() as lines:
+        texts = [json.loads(line)["text"] for line in lines]
+    assert [t[:80] for t in texts if looks_like_junk(clean_text(t))] == []

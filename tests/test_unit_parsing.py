@@ -1,10 +1,22 @@
-"""What parse_file accepts and refuses before any PDF parser runs, and how text decodes."""
+"""What parse_file accepts and refuses before any PDF parser runs, how text decodes, and
+the limits a file and the parser process are held to."""
 
 from __future__ import annotations
 
+import json
+from signal import SIGKILL, SIGXCPU
+
 import pytest
 
-from ingest.parsing import ParsedFile, ParseLimits, parse_file
+from ingest.parsing import (
+    ParsedFile,
+    ParseLimits,
+    _reason_for_exit,
+    parse_file,
+    read_limited,
+    too_large,
+)
+from rag.config import Settings
 from rag.errors import IngestError
 from tests.conftest import pdf
 
@@ -87,8 +99,26 @@ def test_pdf_header_check_is_case_insensitive_on_the_suffix():
         parse_file("PAPER.PDF", b"hello")
 
 
-def test_parse_limits_defaults():
-    assert ParseLimits() == ParseLimits(timeout_s=120.0, memory_mb=1024)
+def test_parse_limits_defaults_match_the_settings():
+    settings = Settings()
+    assert ParseLimits() == ParseLimits(
+        timeout_s=settings.parse_timeout_s,
+        memory_mb=settings.parse_memory_mb,
+        max_pages=settings.max_pages,
+        max_chars=settings.max_chars,
+    )
+
+
+def test_the_cpu_limit_is_just_above_the_deadline():
+    assert ParseLimits(timeout_s=10).cpu_s == 11
+    assert ParseLimits(timeout_s=2.5).cpu_s == 4
+
+
+def test_the_reply_cap_allows_the_largest_permitted_reply():
+    limits = ParseLimits(max_pages=10, max_chars=1000)
+    pages = ["\x01" * 100] * 10  # control characters: the longest JSON per character
+    reply = json.dumps({"pages": pages, "unreadable_pages": list(range(1, 11))})
+    assert len(reply.encode()) < limits.reply_bytes
 
 
 def test_a_real_pdf_is_parsed():
@@ -97,3 +127,67 @@ def test_a_real_pdf_is_parsed():
     assert len(parsed.pages) == 1
     assert "Lorem" in parsed.pages[0]
     assert parsed.unreadable_pages == ()
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [b"<!DOCTYPE html><html>", b"<html><body>", b"  <script>alert(1)</script>", b"<SVG onload=x>"],
+)
+def test_a_web_page_with_a_pdf_after_it_is_refused(prefix):
+    with pytest.raises(IngestError, match="starts as a web page"):
+        parse_file("page.pdf", prefix + b"\n%PDF-1.4\n")
+
+
+def test_junk_before_the_header_that_is_not_markup_goes_to_the_parser():
+    # Mail and print systems put headers before a PDF; "<" in an address is no web page.
+    with pytest.raises(IngestError, match="unreadable PDF"):
+        parse_file("mail.pdf", b"From: <a@example.org>\r\n%PDF-1.4\nnothing else")
+
+
+def test_a_text_file_over_the_character_limit_is_refused():
+    limits = ParseLimits(max_chars=1000)
+    assert parse_file("ok.txt", b"x" * 1000, limits=limits).pages == ("x" * 1000,)
+    with pytest.raises(IngestError, match=r"too much text: more than 1,000 characters"):
+        parse_file("long.txt", b"x" * 1001, limits=limits)
+
+
+def test_utf16_text_with_its_byte_order_mark_decodes():
+    text = "Grüße, 東京"
+    assert parse_file("notepad.txt", text.encode("utf-16")).pages == (text,)
+
+
+def test_a_binary_file_under_a_text_name_is_refused():
+    with pytest.raises(IngestError, match="not a text file"):
+        parse_file("photo.txt", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00")
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    path = tmp_path / "big.pdf"
+    path.write_bytes(b"x" * 2048)
+    assert read_limited(path, 2048) == b"x" * 2048
+    with pytest.raises(IngestError, match=r"file too large: 0\.0 MB \(the limit is 0 MB"):
+        read_limited(path, 2047)
+
+
+def test_too_large_names_the_size_and_the_setting():
+    assert too_large(150 * 1024 * 1024, 100 * 1024 * 1024) == (
+        "file too large: 150.0 MB (the limit is 100 MB, RAG_MAX_UPLOAD_MB)"
+    )
+
+
+def test_a_parser_stopped_by_a_signal_is_explained():
+    limits = ParseLimits(timeout_s=7, memory_mb=300)
+    assert "took longer than 7 s" in _reason_for_exit(-SIGXCPU, limits)
+    assert "crashed" in _reason_for_exit(-SIGKILL, limits)
+    assert "300 MB" in _reason_for_exit(1, limits)
+
+
+def test_a_reply_over_the_cap_is_refused():
+    class TinyReply(ParseLimits):
+        @property
+        def reply_bytes(self) -> int:
+            return 10
+
+    data = pdf("sf_minimal-document.pdf").read_bytes()
+    with pytest.raises(IngestError, match="more text than the limits allow"):
+        parse_file("minimal.pdf", data, limits=TinyReply(timeout_s=60))
