@@ -141,6 +141,12 @@ def _check_pdf_header(data: bytes) -> None:
         raise IngestError("not a PDF: the file starts as a web page (HTML) with a PDF after it")
 
 
+# Parser processes at once, however many sessions upload: each may use its whole memory
+# limit, so this bounds the app's worst case at this many times RAG_PARSE_MEMORY_MB.
+MAX_WORKERS = max(2, os.cpu_count() or 2)
+_WORKERS = threading.BoundedSemaphore(MAX_WORKERS)
+
+
 def _parse_pdf_isolated(data: bytes, password: str | None, limits: ParseLimits) -> ParsedFile:
     request = {
         "password": password,
@@ -167,9 +173,12 @@ def _run_worker(header: bytes, data: bytes, limits: ParseLimits) -> tuple[bytes,
     # main module (Streamlit's, a test runner's), and it shares no threads or locks.
     command = [sys.executable, "-m", "ingest.pdf_worker"]
     environment = {**os.environ, "PYTHONPATH": _PROJECT_ROOT}
-    with subprocess.Popen(
-        command, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=environment, bufsize=0
-    ) as child:
+    with (
+        _WORKERS,
+        subprocess.Popen(
+            command, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=environment, bufsize=0
+        ) as child,
+    ):
         feeder = threading.Thread(target=_feed, args=(child.stdin, header, data), daemon=True)
         feeder.start()
         try:

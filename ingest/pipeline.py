@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -119,6 +121,8 @@ class Ingestor:
 
     def __init__(self, library: Library) -> None:
         self._library = library
+        self._guard = threading.Lock()
+        self._busy: dict[str, tuple[threading.Lock, int]] = {}
         settings = library.settings
         self._limits = ParseLimits(
             settings.parse_timeout_s,
@@ -154,19 +158,37 @@ class Ingestor:
         if len(data) > self._max_bytes:
             return IngestOutcome(name, FileStatus.FAILED, too_large(len(data), self._max_bytes))
         doc_id, sha256 = document_id(data)
-        records = self._library.vectors.records()
-        same = _ready(records, lambda r: r.sha256 == sha256)
-        if same is not None:
-            return _outcome(name, FileStatus.UNCHANGED, same)
-        previous = _ready(records, lambda r: r.name == name)
-        try:
-            document = self._prepare(name, data, password, doc_id, sha256)
-            self._write(document.record, data, document.chunks, progress)
-            self._library.publish(document.record, replaces=previous)
-        except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
-            return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
+        # Two sessions uploading the same file at once: the second waits, then finds it
+        # unchanged, so a failure of one can never remove what the other published.
+        with self._one_at_a_time(doc_id):
+            records = self._library.vectors.records()
+            same = _ready(records, lambda r: r.sha256 == sha256)
+            if same is not None:
+                return _outcome(name, FileStatus.UNCHANGED, same)
+            previous = _ready(records, lambda r: r.name == name)
+            try:
+                document = self._prepare(name, data, password, doc_id, sha256)
+                self._write(document.record, data, document.chunks, progress)
+                self._library.publish(document.record, replaces=previous)
+            except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
+                return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
         status = FileStatus.REPLACED if previous else FileStatus.INGESTED
         return _outcome(name, status, document.record, document.junk_pages)
+
+    @contextmanager
+    def _one_at_a_time(self, doc_id: str) -> Iterator[None]:
+        """Hold the lock of one document id; locks exist only while someone uses them."""
+        with self._guard:
+            lock, users = self._busy.get(doc_id, (threading.Lock(), 0))
+            self._busy[doc_id] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._busy.pop(doc_id)
+                if users > 1:
+                    self._busy[doc_id] = (lock, users - 1)
 
     def ingest_texts(
         self, documents: Sequence[TextDocument], progress: Progress | None = None

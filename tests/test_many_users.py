@@ -82,6 +82,8 @@ def test_sessions_upload_and_ask_at_once_without_loss_or_crosstalk(library, chat
     assert run_together(tasks) == []
 
     assert all(o.status is not FileStatus.FAILED for o in outcomes), outcomes
+    shared = sorted(o.status.value for o in outcomes if o.path == "shared.md")
+    assert shared == ["ingested", "unchanged"]  # the second upload waited for the first
     names = [d.name for d in library.documents()]
     expected = {f"{a}.md" for a in ANIMALS} | {"shared.md", "policy.md"}
     assert sorted(names) == sorted(expected)  # each once: no loss, no duplicate
