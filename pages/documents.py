@@ -117,6 +117,11 @@ def _pages(start: int, end: int) -> str:
 
 
 st.title("Documents")
+if library.read_only:
+    st.warning(
+        "The data folder is read-only: documents can be searched, not added or deleted.",
+        icon="🔒",
+    )
 upload_files()
 documents = library.documents()
 st.header(f"Library ({len(documents)})")
