@@ -240,13 +240,12 @@ class Library:
         self.begin_many([(record, original)])
 
     def begin_many(self, documents: Sequence[tuple[DocumentRecord, bytes]]) -> None:
-        """Record several documents as pending in one catalog write."""
+        """Record several documents as pending in one catalog write, then save their files.
+
+        The record comes first, so that whatever a crash leaves (a file too) has a pending
+        record for `repair()` to remove.
+        """
         self._check_space("save the file", sum(len(original) for _, original in documents))
-        with _storage("save the file"):
-            for record, original in documents:
-                path = self.original_path(record.doc_id)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(original)
         now = time.time()
         with self._lock:
             self._writing |= {record.doc_id for record, _ in documents}
@@ -255,6 +254,11 @@ class Library:
                 replace(record, status=DocumentStatus.PENDING, added_at=now)
                 for record, _ in documents
             )
+        with _storage("save the file"):
+            for record, original in documents:
+                path = self.original_path(record.doc_id)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(original)
 
     def write_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add a batch of chunks of a pending document to both indexes."""
@@ -290,8 +294,9 @@ class Library:
                 self.vectors.put_records(records)
             self._writing -= {record.doc_id for record in published}
             self._changed()
+            # The new version is published whatever happens now: the old one is hidden.
             for old in retired:
-                self._remove(old.doc_id)
+                self._try_remove(old.doc_id)
 
     def _older_versions(
         self, published: Sequence[DocumentRecord], expected: Sequence[DocumentRecord | None]
@@ -322,11 +327,15 @@ class Library:
         If storage fails here too (a full disk, a read-only folder), what is left stays
         invisible and is removed when the library is next opened.
         """
+        self._try_remove(doc_id)
+
+    def _try_remove(self, doc_id: str) -> None:
+        """Remove a document that is no longer visible; what a failure leaves, repair removes."""
         with self._lock:
             try:
                 self._remove(doc_id)
             except Exception as exc:
-                log.warning("Could not remove unfinished document %s: %s", doc_id, exc)
+                log.warning("Could not remove document %s yet: %s", doc_id, exc)
 
     def _check_writable(self, action: str) -> None:
         if self.read_only:
@@ -362,8 +371,9 @@ class Library:
             self._lexical_docs.discard(doc_id)
         self.lexical.delete_documents([doc_id])
         self.vectors.delete_chunks(doc_id)
-        self.vectors.delete_record(doc_id)
+        # The record goes last: until then, a crash leaves it for repair() to finish.
         self.original_path(doc_id).unlink(missing_ok=True)
+        self.vectors.delete_record(doc_id)
 
     # Repair -------------------------------------------------------------------------------
 
