@@ -217,7 +217,7 @@ class Ingestor:
                 else:
                     known[sha256] = prepared.record
                     batch.append(prepared)
-            if sum(len(p.chunks) for p in batch) >= WRITE_BATCH:
+            if sum(len(p.document.chunks) for p in batch) >= WRITE_BATCH:
                 outcomes.update(self._write_batch(batch))
                 batch = []
             if progress:
