@@ -7,15 +7,13 @@ invisible, and `repair()` removes or completes it when the library is next opene
 
 from __future__ import annotations
 
-import errno
 import logging
 import shutil
 import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,9 +22,10 @@ import numpy as np
 from rag.config import Settings
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.embeddings import Embedder, make_embedder
-from rag.errors import DataFolderReadOnlyError, DocumentNotFoundError, RagError, StoreError
+from rag.errors import DataFolderReadOnlyError, DocumentNotFoundError, StoreError
 from rag.folder_lock import FolderLock, lock_folder
 from rag.lexical import LexicalIndex
+from rag.storage import check_free_space, storage_errors, stored_size
 from rag.vector_store import ChromaStore, connect
 
 log = logging.getLogger(__name__)
@@ -40,37 +39,6 @@ SERVER_STALE_AFTER_S = 3600.0
 # case a command-line tool wrote to the same data folder. In server mode other app
 # processes write at any time, so the catalog is read on every call.
 CATALOG_TTL_S = 1.0
-# How SQLite (inside Chroma) and tantivy word these failures; they carry no errno.
-_DISK_FULL = ("disk is full", "No space left")
-_READ_ONLY = ("readonly", "Read-only", "read-only")
-
-
-def storage_reason(exc: BaseException) -> str:
-    """What went wrong with the storage, in words a user can act on."""
-    code, text = getattr(exc, "errno", None), str(exc)
-    if code == errno.ENOSPC or any(s in text for s in _DISK_FULL):
-        return "the disk is full (no space left on the device)"
-    if code in (errno.EROFS, errno.EACCES) or any(s in text for s in _READ_ONLY):
-        return "the data folder is read-only"
-    short = text if len(text) <= 200 else text[:199] + "…"
-    return f"{type(exc).__name__}: {short}"
-
-
-def _stored_size(chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
-    """A generous estimate of the bytes a batch takes on disk: the text is stored by Chroma
-    and indexed twice, the vector is in SQLite, the write-ahead log and the HNSW graph."""
-    return sum(4 * len(chunk.text.encode()) for chunk in chunks) + 4 * vectors.nbytes
-
-
-@contextmanager
-def _storage(action: str) -> Iterator[None]:
-    """Turn any storage failure into a StoreError that says what could not be done."""
-    try:
-        yield
-    except RagError:
-        raise
-    except Exception as exc:  # OSError, chromadb's and tantivy's errors alike
-        raise StoreError(f"Could not {action}: {storage_reason(exc)}.") from exc
 
 
 def original_path(data_dir: Path, collection: str, doc_id: str) -> Path:
@@ -249,12 +217,12 @@ class Library:
         now = time.time()
         with self._lock:
             self._writing |= {record.doc_id for record, _ in documents}
-        with _storage("record the document"):
+        with storage_errors("record the document"):
             self.vectors.put_records(
                 replace(record, status=DocumentStatus.PENDING, added_at=now)
                 for record, _ in documents
             )
-        with _storage("save the file"):
+        with storage_errors("save the file"):
             for record, original in documents:
                 path = self.original_path(record.doc_id)
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,8 +230,8 @@ class Library:
 
     def write_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add a batch of chunks of a pending document to both indexes."""
-        self._check_space("write the chunks", _stored_size(chunks, vectors))
-        with self._lock, _storage("write the chunks"):
+        self._check_space("write the chunks", stored_size(chunks, vectors))
+        with self._lock, storage_errors("write the chunks"):
             self.vectors.add_chunks(chunks, vectors)
             self.lexical.add(chunks)
             if self._lexical_docs is not None:
@@ -290,7 +258,7 @@ class Library:
             retired = self._older_versions(published, [old for _, old in documents])
             records = published + [replace(old, status=DocumentStatus.DELETING) for old in retired]
             # One write flips both records, so searches never see both versions or neither.
-            with _storage("publish the document"):
+            with storage_errors("publish the document"):
                 self.vectors.put_records(records)
             self._writing -= {record.doc_id for record in published}
             self._changed()
@@ -316,7 +284,7 @@ class Library:
             record = next((r for r in self.vectors.records() if r.doc_id == doc_id), None)
             if record is None:
                 raise DocumentNotFoundError(f"No document with id {doc_id!r}")
-            with _storage("delete the document"):
+            with storage_errors("delete the document"):
                 self.vectors.put_records([replace(record, status=DocumentStatus.DELETING)])
                 self._changed()
                 self._remove(doc_id)
@@ -345,20 +313,10 @@ class Library:
             )
 
     def _check_space(self, action: str, needed: int) -> None:
-        """Refuse a write that would leave less than the configured free space.
-
-        Embedded Chroma waits forever, rather than failing, when SQLite hits a full disk
-        during some writes, so a full disk must never be reached in the first place.
-        """
+        """Refuse a write that is not allowed, or would leave too little free space."""
         self._check_writable(action)
-        free = shutil.disk_usage(self.settings.data_dir).free
-        reserve = self.settings.min_free_mb * 1024 * 1024
-        if free - needed < reserve:
-            raise StoreError(
-                f"Could not {action}: the disk is nearly full ({free // 2**20} MB free; the app"
-                f" keeps {self.settings.min_free_mb} MB free, RAG_MIN_FREE_MB). Free some space"
-                " and try again."
-            )
+        settings = self.settings
+        check_free_space(settings.data_dir, needed, settings.min_free_mb, action)
 
     def _changed(self) -> None:
         with self._lock:

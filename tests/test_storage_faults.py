@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from rag.library import storage_reason
+from rag.storage import storage_reason
 from tests.helpers import ROOT
 
 CHILD = ROOT / "tests" / "storage_child.py"
