@@ -9,6 +9,7 @@ navigation = st.navigation(
         st.Page("pages/documents.py", title="Documents", icon="📚"),
         st.Page("pages/search.py", title="Search", icon="🔎"),
         st.Page("pages/evaluation.py", title="Evaluation", icon="📏"),
+        st.Page("pages/embedding_lab.py", title="Embedding lab", icon="🧭"),
     ]
 )
 navigation.run()

@@ -118,6 +118,27 @@ class ChromaStore:
         found = self.chunks.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
         return sorted(_chunks_from(found).values(), key=lambda c: c.index)
 
+    def all_chunk_ids(self) -> list[str]:
+        """Every stored chunk id, whatever its document's status (ids only: cheap)."""
+        ids: list[str] = []
+        for offset in range(0, self.chunks.count(), self._max_batch):
+            ids += self.chunks.get(include=[], limit=self._max_batch, offset=offset)["ids"]
+        return ids
+
+    def chunks_with_vectors(self, chunk_ids: Sequence[str]) -> list[tuple[Chunk, np.ndarray]]:
+        """Stored chunks with their vectors, in the order given (missing ids left out)."""
+        found: dict[str, tuple[Chunk, np.ndarray]] = {}
+        for start in range(0, len(chunk_ids), self._max_batch):
+            got = self.chunks.get(
+                ids=list(chunk_ids[start : start + self._max_batch]),
+                include=["embeddings", "documents", "metadatas"],
+            )
+            for chunk_id, vector, text, metadata in zip(
+                got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True
+            ):
+                found[chunk_id] = (Chunk.from_stored(chunk_id, text, metadata), vector)
+        return [found[i] for i in chunk_ids if i in found]
+
     def chunk_counts(self) -> dict[str, int]:
         """Chunks per document id across the whole collection (a full scan: repair only)."""
         counts: dict[str, int] = {}
