@@ -38,9 +38,7 @@ def sidebar_options(library: Library) -> ChatOptions:
         fusion = widgets.fusion_choice("fusion")
         vector_weight = st.slider("Vector weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="vw")
         bm25_weight = st.slider("BM25 weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="bw")
-        min_vector = st.number_input(
-            "Minimum vector similarity (-1..1)", -1.0, 1.0, None, 0.05, key="min_vector"
-        )
+        min_vector = widgets.vector_threshold(library.vectors.distance, key="min_vector")
         min_bm25 = st.number_input("Minimum BM25 score", 0.0, None, None, 0.5, key="min_bm25")
         names = {d.doc_id: d.name for d in library.documents()}
         doc_ids = st.multiselect(

@@ -24,6 +24,7 @@ from rag.vector_space import (
     SpaceMap,
     available_methods,
     explore,
+    measure_results,
     nearest_neighbours,
 )
 
@@ -248,6 +249,38 @@ def show_neighbours(points: tuple[MapPoint, ...]) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def distances(query: str, k: int) -> None:
+    """The top results measured by cosine, dot product and Euclidean distance."""
+    st.header("Distance")
+    distance = library.vectors.distance
+    st.caption(
+        f"This collection ranks by {distance.kind.label}, chosen when it was created"
+        " (RAG_DISTANCE: cosine, dot or euclidean). The embedding vectors are unit length"
+        " (norm 1), so the dot product equals the cosine, and the Euclidean distance is"
+        " √(2 − 2·cosine): all three put the results in the same order."
+    )
+    try:
+        results = measure_results(library, query, k)
+    except RagError as exc:
+        stop_with_error(exc)
+    if not results:
+        st.info("Type a query to measure its results all three ways.")
+        return
+    rows = [
+        {
+            "rank": r.rank,
+            "file": r.chunk.source,
+            "cosine": round(r.measured.cosine, 4),
+            "dot product": round(r.measured.dot, 4),
+            "Euclidean distance": round(r.measured.euclidean, 4),
+            "√(2 − 2·cosine)": round(r.measured.euclidean_from_cosine, 4),
+            "vector norm": round(r.measured.norm, 4),
+        }
+        for r in results
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
 def compression(query: str, k: int) -> None:
     """Float32 against int8 and binary vectors, with and without rescoring, on demand."""
     st.header("Compression")
@@ -304,4 +337,5 @@ except RagError as exc:
 show_map(exploration.vector_map)
 show_spread(exploration.spread)
 show_neighbours(exploration.vector_map.points)
+distances(query, k)
 compression(query, k)

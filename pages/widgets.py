@@ -11,6 +11,7 @@ import streamlit as st
 
 from rag.answers import Answer
 from rag.citations import Citation
+from rag.distances import Distance
 from rag.library import Library
 from rag.results import NOT_RETURNED, Fusion, ScoredChunk
 from rag.retrieval import SearchOptions
@@ -120,3 +121,15 @@ def fusion_choice(key: str) -> Fusion:
         format_func=FUSION_NAMES.get,
         key=key,
     )
+
+
+def vector_threshold(distance: Distance, key: str) -> float | None:
+    """A minimum vector score in the collection's own terms, as a similarity (higher is
+    closer): for a Euclidean collection the user sets a maximum distance."""
+    if distance.kind.higher_is_better:
+        label = f"Minimum {distance.kind.label} ({distance.kind.scale})"
+        return st.number_input(label, -1.0, 1.0, None, 0.05, key=key)
+    maximum = st.number_input(
+        f"Maximum {distance.kind.label} ({distance.kind.scale})", 0.0, 2.0, None, 0.05, key=key
+    )
+    return None if maximum is None else -maximum

@@ -20,6 +20,7 @@ from rag.errors import SettingsError
 T = TypeVar("T")
 
 EMBED_PROVIDERS = ("fastembed", "openai")
+DISTANCE_NAMES = ("cosine", "dot", "euclidean")
 DEFAULT_EMBED_MODELS = {
     "fastembed": "sentence-transformers/all-MiniLM-L6-v2",
     "openai": "text-embedding-3-small",
@@ -28,6 +29,8 @@ DEFAULT_EMBED_MODELS = {
 DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
 # RAG_CHAT_MODEL=none turns generation off even when a key is set.
 NO_CHAT_MODEL = "none"
+# RAG_EMBED_QUERY_PREFIX=none (or RAG_EMBED_PASSAGE_PREFIX=none) turns a known prefix off.
+NO_PREFIX = "none"
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 # Chroma's own rule for collection names.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
@@ -44,6 +47,11 @@ class Settings:
     embed_model_path: Path | None = None
     embed_dimensions: int | None = None
     embed_batch_size: int = 32
+    # None: the model's known prefix (rag.embeddings.KNOWN_PREFIXES); "" means no prefix.
+    embed_query_prefix: str | None = None
+    embed_passage_prefix: str | None = None
+    # How a new collection measures closeness (cosine, dot, euclidean); fixed at creation.
+    distance: str = "cosine"
     # Secrets never appear in a repr (logs, error pages, cache keys).
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
@@ -128,6 +136,9 @@ def _parse(env: _Reader) -> Settings:
         embed_model_path=env.directory("RAG_EMBED_MODEL_PATH"),
         embed_dimensions=env.optional_number("RAG_EMBED_DIMENSIONS", minimum=1),
         embed_batch_size=env.number("RAG_EMBED_BATCH_SIZE", int, 32, minimum=1),
+        embed_query_prefix=env.prefix("RAG_EMBED_QUERY_PREFIX"),
+        embed_passage_prefix=env.prefix("RAG_EMBED_PASSAGE_PREFIX"),
+        distance=env.choice("RAG_DISTANCE", DISTANCE_NAMES, "cosine"),
         openai_api_key=env.optional_text("OPENAI_API_KEY"),
         openai_base_url=env.url("OPENAI_BASE_URL"),
         chroma_host=env.optional_text("CHROMA_HOST"),
@@ -207,6 +218,13 @@ class _Reader:
     def optional_text(self, name: str) -> str | None:
         value = self._values.get(name, "").strip()
         return value or None
+
+    def prefix(self, name: str) -> str | None:
+        """Kept exactly, spaces included ("query: "); `none` means no prefix at all."""
+        value = self._values.get(name, "")
+        if not value.strip():
+            return None
+        return "" if value.strip().lower() == NO_PREFIX else value
 
     def text(self, name: str, default: str) -> str:
         return self.optional_text(name) or default

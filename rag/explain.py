@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from rag.library import Library
-from rag.results import VECTOR_SCORE, ScoredChunk, SearchMode
+from rag.results import ScoredChunk, SearchMode
 from rag.retrieval import Retriever, SearchOptions
 
 # MiniLM cosine similarity of unrelated text is mostly below this; related text above.
@@ -15,11 +15,15 @@ LOW_VECTOR_SIMILARITY = 0.3
 
 def low_score_warning(chunks: Sequence[ScoredChunk]) -> str | None:
     """A warning when every retrieved chunk has a low vector similarity, else None."""
-    vector = [c.vector.value for c in chunks if c.vector is not None]
-    if not vector or max(vector) >= LOW_VECTOR_SIMILARITY:
+    scored = [c.vector for c in chunks if c.vector is not None]
+    # The threshold is a cosine (a dot product of unit vectors is the same number).
+    if not scored or not scored[0].kind.higher_is_better:
+        return None
+    vector = [score.value for score in scored]
+    if max(vector) >= LOW_VECTOR_SIMILARITY:
         return None
     return (
-        f"Every retrieved chunk scores low: the best {VECTOR_SCORE.describe()} is"
+        f"Every retrieved chunk scores low: the best {scored[0].kind.describe()} is"
         f" {max(vector):.2f}, under {LOW_VECTOR_SIMILARITY}. The documents may not cover"
         " this question; check the sources before trusting the answer."
     )

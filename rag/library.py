@@ -21,7 +21,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
-from rag.embeddings import Embedder, make_embedder
+from rag.embeddings import Embedder, EmbedderIdentity, make_embedder
 from rag.errors import DataFolderReadOnlyError, DocumentNotFoundError, StoreError
 from rag.folder_lock import FolderLock, lock_folder
 from rag.lexical import LexicalIndex
@@ -39,6 +39,11 @@ SERVER_STALE_AFTER_S = 3600.0
 # case a command-line tool wrote to the same data folder. In server mode other app
 # processes write at any time, so the catalog is read on every call.
 CATALOG_TTL_S = 1.0
+
+
+def collection_identity(embedder: Embedder, settings: Settings) -> EmbedderIdentity:
+    """What a collection records: the embedder, and the distance chosen for it."""
+    return replace(embedder.identity, distance=settings.distance)
 
 
 def original_path(data_dir: Path, collection: str, doc_id: str) -> Path:
@@ -105,7 +110,9 @@ class Library:
             log.warning("%s: documents can be searched, not added or deleted", exc)
             return cls._open_read_only(settings, embedder)
         try:
-            vectors = ChromaStore(connect(settings), settings.collection, embedder.identity)
+            vectors = ChromaStore(
+                connect(settings), settings.collection, collection_identity(embedder, settings)
+            )
             lexical = LexicalIndex(settings.data_dir / "lexical" / settings.collection)
             library = cls(settings, embedder, vectors, lexical, folder_lock=folder_lock)
             library.last_repair = library.repair()
@@ -130,7 +137,9 @@ class Library:
             if (settings.data_dir / lexical_path).is_dir():
                 shutil.copytree(settings.data_dir / lexical_path, copy / lexical_path)
             client = connect(settings, copy / "chroma")
-            vectors = ChromaStore(client, settings.collection, embedder.identity)
+            vectors = ChromaStore(
+                client, settings.collection, collection_identity(embedder, settings)
+            )
             lexical = LexicalIndex(copy / lexical_path)
         except BaseException:
             shutil.rmtree(copy, ignore_errors=True)

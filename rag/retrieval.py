@@ -13,7 +13,6 @@ from rag.library import Library
 from rag.results import (
     BM25_SCORE,
     FUSED_SCORES,
-    VECTOR_SCORE,
     Fusion,
     Score,
     ScoredChunk,
@@ -114,7 +113,11 @@ class Retriever:
             fused = [(c, s) for c, s in fused if s >= options.min_fused]
         top = fused[: options.k]
         stored = self._library.vectors.get_chunks([c for c, _ in top])
-        vector_scores = _scores(vector, VECTOR_SCORE)
+        distance = self._library.vectors.distance
+        vector_scores = {
+            chunk_id: Score(distance.kind, distance.shown(similarity), rank)
+            for rank, (chunk_id, similarity) in enumerate(vector, start=1)
+        }
         bm25_scores = _scores(bm25, BM25_SCORE)
         hybrid = options.mode is SearchMode.HYBRID
         return tuple(

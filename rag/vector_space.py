@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from rag.distances import DistanceRow, measure_all_ways
 from rag.documents import Chunk, doc_id_of
 from rag.library import Library
 from rag.retrieval import SearchOptions
@@ -264,7 +265,12 @@ def vector_top_k(library: Library, vector: np.ndarray, k: int) -> list[VectorHit
     fetch = max(SearchOptions().candidates, k)
     with storage_errors("search the vectors"):
         hits = library.vectors.query(vector, fetch, None)
-    return [h for h in hits if doc_id_of(h.chunk_id) in visible][:k]
+    return [_as_cosine(library, h) for h in hits if doc_id_of(h.chunk_id) in visible][:k]
+
+
+def _as_cosine(library: Library, hit: VectorHit) -> VectorHit:
+    # The lab speaks in cosines whatever distance the collection ranks by (same order).
+    return replace(hit, similarity=library.vectors.distance.cosine(hit.similarity))
 
 
 # Projection -----------------------------------------------------------------------------
@@ -370,4 +376,29 @@ def nearest_neighbours(library: Library, chunk_id: str, n: int = 10) -> tuple[Ne
     return tuple(
         Neighbour(rank, ChunkPoint.of(stored[h.chunk_id]), h.similarity)
         for rank, h in enumerate((h for h in hits if h.chunk_id in stored), start=1)
+    )
+
+
+@dataclass(frozen=True)
+class MeasuredResult:
+    """One vector search result, its stored vector measured against the query three ways."""
+
+    rank: int
+    chunk: ChunkPoint
+    measured: DistanceRow
+
+
+def measure_results(library: Library, query: str, k: int = 5) -> tuple[MeasuredResult, ...]:
+    """The query's top-k by vector search, each measured by cosine, dot and Euclidean
+    distance from the vectors as stored (not re-normalised), to show how the three relate."""
+    if not query.strip():
+        return ()
+    vector = library.embedder.embed_query(query)
+    hits = vector_top_k(library, vector, k)
+    with storage_errors("read the chunk vectors"):
+        stored = library.vectors.chunks_with_vectors([h.chunk_id for h in hits])
+    rows = measure_all_ways(vector, np.array([v for _, v in stored]).reshape(len(stored), -1))
+    return tuple(
+        MeasuredResult(rank, ChunkPoint.of(chunk), row)
+        for rank, ((chunk, _), row) in enumerate(zip(stored, rows, strict=True), start=1)
     )

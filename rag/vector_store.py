@@ -17,21 +17,23 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 
 from rag.config import Settings
+from rag.distances import DISTANCES
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.embeddings import EmbedderIdentity
 from rag.errors import StoreError
 
 # HNSW graph settings, fixed when a collection is created. Chroma's defaults (M=16,
 # ef_search=100) lose recall on large collections; these keep vector recall@10 near exact
-# search while a query stays in single-digit milliseconds (see BENCHMARKS.md).
-HNSW_SETTINGS = {"space": "cosine", "max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
+# search while a query stays in single-digit milliseconds (see BENCHMARKS.md). The space
+# (cosine, inner product or l2) comes from the collection's distance.
+HNSW_SETTINGS = {"max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
 # Chroma needs a vector on every record; catalog records are never searched by vector.
 _CATALOG_VECTOR = [1.0]
 
 
 @dataclass(frozen=True)
 class VectorHit:
-    """A chunk id and its cosine similarity to the query."""
+    """A chunk id and its similarity to the query: higher is closer (see rag.distances)."""
 
     chunk_id: str
     similarity: float
@@ -65,6 +67,7 @@ class ChromaStore:
     def __init__(self, client: ClientAPI, name: str, identity: EmbedderIdentity) -> None:
         self._client = client
         self._max_batch = client.get_max_batch_size()
+        self.distance = DISTANCES[identity.distance]
         self.chunks = self._open_chunks(name, identity)
         self.catalog = client.get_or_create_collection(f"{name}-catalog", embedding_function=None)
 
@@ -73,7 +76,7 @@ class ChromaStore:
             name,
             embedding_function=None,
             metadata=identity.as_metadata(),
-            configuration={"hnsw": HNSW_SETTINGS},
+            configuration={"hnsw": {**HNSW_SETTINGS, "space": self.distance.space}},
         )
         stored = EmbedderIdentity.from_metadata(collection.metadata)
         if stored is None:
@@ -100,9 +103,8 @@ class ChromaStore:
         found = self.chunks.query(
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
-        # Chroma's cosine space returns the distance 1 - cos.
         return [
-            VectorHit(chunk_id, 1.0 - float(distance))
+            VectorHit(chunk_id, self.distance.similarity(float(distance)))
             for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)
         ]
 

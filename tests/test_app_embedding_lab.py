@@ -22,6 +22,12 @@ def charts(app, kind: str) -> list:
     return app.get(kind)
 
 
+def table(app, column: str):
+    """The one data frame on the page with this column."""
+    [found] = [frame.value for frame in app.dataframe if column in frame.value.columns]
+    return found
+
+
 def test_an_empty_library_shows_a_clear_message():
     app = start().switch_page(PAGE).run()
     assert not app.exception
@@ -61,15 +67,21 @@ def test_the_map_spread_and_neighbours_render_in_2d_and_3d():
     assert chunk.options[0].startswith("#1 · notes.txt")
     chunk.select_index(0).run()
     assert not app.exception
-    [table] = app.dataframe
-    assert list(table.value["file"]) == ["recipes.txt"]
+    assert list(table(app, "similarity")["file"]) == ["recipes.txt"]
     app.selectbox(key="lab_chunk").select_index(1).run()
-    assert list(app.dataframe[0].value["file"]) == ["notes.txt"]
+    assert list(table(app, "similarity")["file"]) == ["notes.txt"]
+
+    # Distance: the results measured three ways agree, as the vectors are unit length.
+    measured = table(app, "dot product")
+    assert list(measured["file"]) == ["notes.txt", "recipes.txt"]
+    assert (measured["dot product"] - measured["cosine"]).abs().max() < 1e-3
+    assert (measured["Euclidean distance"] - measured["√(2 − 2·cosine)"]).abs().max() < 1e-3
+    assert (measured["vector norm"] - 1).abs().max() < 1e-3
 
     # Compression, measured on demand: every method with its memory and recall.
     app.button(key="lab_measure").click().run()
     assert not app.exception
-    report = app.dataframe[-1].value
+    report = table(app, "bytes/vector")
     assert list(report["bytes/vector"]) == [1536, 384, 384, 48, 48]
     assert report["recall@2"].iloc[0] == 1.0  # float32 is the reference
     assert any("queries: 1 query of yours" in caption.value for caption in app.caption)

@@ -119,6 +119,7 @@ def test_bad_value_in_env_file_is_reported_too(tmp_path):
         ({"RAG_EMBED_BATCH_SIZE": "0"}, "RAG_EMBED_BATCH_SIZE"),
         ({"RAG_PARSE_TIMEOUT_S": "0.5"}, "RAG_PARSE_TIMEOUT_S"),
         ({"RAG_PARSE_MEMORY_MB": "64"}, "RAG_PARSE_MEMORY_MB"),
+        ({"RAG_DISTANCE": "manhattan"}, "RAG_DISTANCE"),
         ({"RAG_MAX_UPLOAD_MB": "0"}, "RAG_MAX_UPLOAD_MB"),
         ({"RAG_MAX_PAGES": "none"}, "RAG_MAX_PAGES"),
         ({"RAG_MAX_CHARS": "10"}, "RAG_MAX_CHARS"),
