@@ -15,12 +15,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.embeddings import EmbedderIdentity
 from rag.errors import RagError
 from rag.library import Library
 from rag.metrics import mean, percentile
 from rag.vector_space import read_vectors, sample_ids, visible_chunk_ids
 
 FLOAT32_BYTES = 4
+# OpenAI's text-embedding-3 models can return shorter vectors (`dimensions`); these sizes
+# are compared with the full vectors (1536 for -small, 3072 for -large).
+OPENAI_SHORTENED = (256, 512, 1536)
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,6 +240,41 @@ def compression_methods(
     return methods
 
 
+def shorten(vectors: np.ndarray, dimensions: int) -> np.ndarray:
+    """The first `dimensions` of each vector, made unit length again: what OpenAI's
+    `dimensions` parameter returns for text-embedding-3 models, which are trained so that
+    their leading dimensions carry the most meaning."""
+    short = np.ascontiguousarray(vectors[..., :dimensions], dtype=np.float32)
+    norms = np.linalg.norm(short, axis=-1, keepdims=True)
+    return short / np.where(norms == 0, 1.0, norms)
+
+
+def shortened_methods(vectors: np.ndarray, sizes: Sequence[int]) -> list[Method]:
+    """Exact float32 search over shortened vectors, one method per size below the full one."""
+    methods = []
+    for size in sorted(s for s in sizes if s < vectors.shape[1]):
+        short = shorten(vectors, size)
+        methods.append(
+            Method(
+                f"float32 shortened to {size}",
+                size * FLOAT32_BYTES,
+                short.nbytes,
+                lambda query, k, short=short, size=size: exact_top_k(
+                    short, shorten(query, size), k
+                ),
+            )
+        )
+    return methods
+
+
+def shortened_sizes(identity: EmbedderIdentity) -> tuple[int, ...]:
+    """The `dimensions` worth comparing for this embedder: OpenAI's text-embedding-3 models
+    only (other models are not trained to be shortened)."""
+    if identity.provider != "openai" or not identity.model.startswith("text-embedding-3"):
+        return ()
+    return tuple(size for size in OPENAI_SHORTENED if size < identity.dimensions)
+
+
 def _exact(vectors: np.ndarray) -> Callable[[np.ndarray, int], TopK]:
     return lambda query, k: exact_top_k(vectors, query, k)
 
@@ -286,14 +325,16 @@ def measure_compression(
     oversample: int = 4,
     query_source: str = "given query vectors",
     vectors_source: str = "given vectors",
+    shorten_to: Sequence[int] = (),
 ) -> CompressionReport:
     """Memory, time per query and recall@k of float32, int8 and binary search, each
-    compressed form alone and with rescoring of `k * oversample` candidates."""
+    compressed form alone and with rescoring of `k * oversample` candidates, and of
+    float32 search over vectors shortened to each size in `shorten_to`."""
     if k < 1 or oversample < 1:
         raise RagError(f"k and oversampling must be at least 1 (got {k} and {oversample})")
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, vectors.shape[1])
-    methods = compression_methods(vectors, (oversample,))
+    methods = compression_methods(vectors, (oversample,)) + shortened_methods(vectors, shorten_to)
     figures = measure_methods(methods, vectors, queries, k)
     dims = vectors.shape[1]
     return CompressionReport(
@@ -384,9 +425,16 @@ def measure_library_compression(
     seed: int = 0,
 ) -> CompressionReport:
     """`measure_compression` on a library's visible chunks (sampled past `max_vectors`),
-    with the user's query texts, or with held-out chunks when there are none."""
+    with the user's query texts, or with held-out chunks when there are none; for OpenAI's
+    text-embedding-3 models, shortened vectors too."""
     collection = read_collection_vectors(library, max_vectors, seed)
     queries, searched = prepare_queries(library, collection, texts, seed=seed)
     return measure_compression(
-        searched.vectors, queries.vectors, k, oversample, queries.source, searched.describe()
+        searched.vectors,
+        queries.vectors,
+        k,
+        oversample,
+        queries.source,
+        searched.describe(),
+        shortened_sizes(library.embedder.identity),
     )

@@ -12,6 +12,7 @@ import pytest
 import ingest.pipeline
 from ingest.pipeline import TextDocument
 from rag.documents import doc_id_of
+from rag.embeddings import EmbedderIdentity
 from rag.errors import RagError
 from rag.quantization import (
     exact_top_k,
@@ -23,6 +24,8 @@ from rag.quantization import (
     read_collection_vectors,
     rescore,
     search_rescored,
+    shorten,
+    shortened_sizes,
 )
 
 DIMS = 384
@@ -192,3 +195,26 @@ def test_queries_are_the_users_texts_or_held_out_chunks(library, ingestor):
     report = measure_library_compression(library, ["wax cells of bees"], k=2)
     assert report.vectors == 3 and report.queries == 1
     assert figures(report, "float32").recall == 1.0
+
+
+def test_shortened_vectors_are_compared_for_openai_text_embedding_3_only():
+    rng = np.random.default_rng(3)
+    # Leading dimensions carry most of the variance, as in models trained to be shortened.
+    vectors = rng.normal(size=(500, 64)) * np.linspace(3.0, 0.05, 64)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = vectors[:20] + 0.05 * rng.normal(size=(20, 64))
+    report = measure_compression(vectors, queries, k=10, shorten_to=(16, 32, 64, 128))
+    short = {m.method: m for m in report.methods if "shortened" in m.method}
+    assert list(short) == ["float32 shortened to 16", "float32 shortened to 32"]
+    assert [m.bytes_per_vector for m in short.values()] == [64, 128]
+    assert short["float32 shortened to 32"].recall >= short["float32 shortened to 16"].recall
+    assert short["float32 shortened to 32"].recall > 0.6
+    assert np.allclose(np.linalg.norm(shorten(vectors, 16), axis=1), 1.0)
+
+    def identity(provider, model, dimensions):
+        return EmbedderIdentity(provider, model, dimensions, 8191)
+
+    assert shortened_sizes(identity("openai", "text-embedding-3-small", 1536)) == (256, 512)
+    assert shortened_sizes(identity("openai", "text-embedding-3-large", 3072)) == (256, 512, 1536)
+    assert shortened_sizes(identity("openai", "text-embedding-ada-002", 1536)) == ()
+    assert shortened_sizes(identity("fastembed", "text-embedding-3-small", 384)) == ()
