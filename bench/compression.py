@@ -23,6 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest.pipeline import Ingestor, TextDocument
+from rag.compression import CollectionVectors, read_collection_vectors
 from rag.config import load_settings
 from rag.documents import doc_id_of
 from rag.eval_sets import BeirSet, read_beir
@@ -30,13 +31,11 @@ from rag.evaluation import BEIR_DEPTH
 from rag.library import Library
 from rag.metrics import mean, ndcg_at_k, recall_at_k, unique_in_order
 from rag.quantization import (
-    CollectionVectors,
     Method,
     MethodFigures,
     compression_methods,
     exact_top_k,
     measure_methods,
-    read_collection_vectors,
 )
 from rag.retrieval import SearchOptions
 

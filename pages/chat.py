@@ -15,7 +15,7 @@ from rag.export import conversation_json, conversation_markdown
 from rag.library import Library
 from rag.limits import QuestionLimiter
 from rag.llm import GenerationOptions
-from rag.results import SearchMode
+from rag.results import SearchMode, VectorIndex
 from rag.retrieval import SearchOptions
 from rag.safe_text import escape_markdown
 
@@ -36,6 +36,14 @@ def sidebar_options(library: Library) -> ChatOptions:
         mode = st.radio("Search mode", [m.value for m in SearchMode], index=2, key="mode")
         k = st.slider("Top k", 1, 20, 5, key="k")
         fusion = widgets.fusion_choice("fusion")
+        vector_index = st.radio(
+            "Vector index",
+            [i.value for i in VectorIndex],
+            format_func={"hnsw": "HNSW graph", "binary": "Bits + rescoring"}.get,
+            key="vector_index",
+            help="Bits + rescoring keeps 48 bytes a chunk in memory and rescores 20 candidates"
+            " per result with their float32 vectors; for large collections (see README).",
+        )
         vector_weight = st.slider("Vector weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="vw")
         bm25_weight = st.slider("BM25 weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="bw")
         min_vector = widgets.vector_threshold(library.vectors.distance, key="min_vector")
@@ -62,6 +70,7 @@ def sidebar_options(library: Library) -> ChatOptions:
         mode=SearchMode(mode),
         k=k,
         fusion=fusion,
+        vector_index=VectorIndex(vector_index),
         vector_weight=vector_weight,
         bm25_weight=bm25_weight,
         doc_ids=tuple(doc_ids),

@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.common import engine, stop_with_error
+from rag.compression import measure_library_compression
 from rag.errors import RagError
-from rag.quantization import measure_library_compression
 from rag.safe_text import display_name, escape_markdown
 from rag.vector_space import (
     DEFAULT_SAMPLE,

@@ -298,6 +298,7 @@ def _search_step(result: SearchResult, options: SearchOptions) -> TraceStep:
         "top k": options.k,
         "weights (vector, BM25)": [options.vector_weight, options.bm25_weight],
         "fusion": options.fusion.value,
+        "vector index": options.vector_index.value,
         "RRF k": options.rrf_k,
         "minimum scores (vector, BM25, fused)": [
             options.min_vector,

@@ -39,6 +39,10 @@ class Distance:
         """The score in this distance's own terms (a Euclidean distance is positive)."""
         return -similarity if self.space == "l2" else similarity
 
+    def from_dot(self, dot: float) -> float:
+        """The similarity of unit-length vectors with this dot product (their cosine)."""
+        return -math.sqrt(max(2.0 - 2.0 * dot, 0.0)) if self.space == "l2" else dot
+
     def cosine(self, similarity: float) -> float:
         """The cosine of unit-length vectors with this similarity."""
         return 1.0 - similarity * similarity / 2.0 if self.space == "l2" else similarity

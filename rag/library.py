@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.binary_index import BinaryIndex
 from rag.config import Settings
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.embeddings import Embedder, EmbedderIdentity, make_embedder
@@ -94,6 +95,7 @@ class Library:
     # Server mode: documents this node's BM25 index holds, and those it is writing now.
     _lexical_docs: set[str] | None = field(default=None, repr=False)
     _writing: set[str] = field(default_factory=set, repr=False)
+    _binary: BinaryIndex | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Library:
@@ -174,8 +176,20 @@ class Library:
                 ready = self.vectors.ready_ids()
                 if self.settings.server_mode:
                     self._catch_up_lexical(ready)
+                if self._visible is not None and ready != self._visible[1]:
+                    self._binary = None  # another process changed the documents
                 self._visible = (time.monotonic(), ready)
             return set(self._visible[1])
+
+    def binary_index(self) -> BinaryIndex:
+        """Sign bits of every stored vector (see rag.binary_index), built on first use after
+        any change to the documents."""
+        with self._lock:
+            if self._binary is None:
+                dimensions = self.embedder.identity.dimensions
+                with storage_errors("read the vectors"):
+                    self._binary = BinaryIndex.build(self.vectors, dimensions)
+            return self._binary
 
     def _catch_up_lexical(self, ready: set[str]) -> None:
         """Server mode: index what other app processes published, drop what they deleted.
@@ -330,6 +344,7 @@ class Library:
     def _changed(self) -> None:
         with self._lock:
             self._visible = None
+            self._binary = None
 
     def _remove(self, doc_id: str) -> None:
         self._changed()

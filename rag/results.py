@@ -21,6 +21,13 @@ class Fusion(StrEnum):
     RELATIVE = "relative"
 
 
+class VectorIndex(StrEnum):
+    """Which index vector search uses: Chroma's HNSW graph, or bits with rescoring."""
+
+    HNSW = "hnsw"
+    BINARY = "binary"
+
+
 @dataclass(frozen=True)
 class ScoreKind:
     """What a score means, so no number is shown without its scale."""

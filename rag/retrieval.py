@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from rag.documents import doc_id_of
 from rag.fusion import DEFAULT_RRF_K, reciprocal_rank_fusion, relative_score_fusion
@@ -18,6 +19,7 @@ from rag.results import (
     ScoredChunk,
     SearchMode,
     SearchResult,
+    VectorIndex,
 )
 
 
@@ -40,12 +42,15 @@ class SearchOptions:
     min_fused: float | None = None
     # Each retriever proposes this many candidates (at least k) before fusion.
     candidates: int = 50
+    # BINARY: sign bits in memory, candidates rescored in float32 (rag.binary_index).
+    vector_index: VectorIndex = VectorIndex.HNSW
 
     def __post_init__(self) -> None:
         if self.k < 1:
             raise ValueError("k must be at least 1")
         object.__setattr__(self, "mode", SearchMode(self.mode))
         object.__setattr__(self, "fusion", Fusion(self.fusion))
+        object.__setattr__(self, "vector_index", VectorIndex(self.vector_index))
 
 
 # Hits of one retriever, ranked: (chunk id, score) best first.
@@ -80,7 +85,7 @@ class Retriever:
             )
         vector: Ranked = []
         if options.mode is not SearchMode.BM25:
-            vector = self._vector(query, fetch, doc_ids, timings)
+            vector = self._vector(query, fetch, doc_ids, options.vector_index, timings)
         bm25 = lexical.result() if lexical else []
         vector = _visible(vector, visible, options.min_vector)
         bm25 = _visible(bm25, visible, options.min_bm25)
@@ -89,9 +94,17 @@ class Retriever:
         timings["fusion_ms"] = _ms_since(started)
         return SearchResult(query, options.mode, chunks, timings)
 
-    def _vector(self, query: str, n: int, doc_ids, timings: dict[str, float]) -> Ranked:
-        vector = _timed(timings, "embed_ms", self._library.embedder.embed_query, query)
-        hits = _timed(timings, "vector_ms", self._library.vectors.query, vector, n, doc_ids)
+    def _vector(
+        self, query: str, n: int, doc_ids, index: VectorIndex, timings: dict[str, float]
+    ) -> Ranked:
+        library = self._library
+        vector = _timed(timings, "embed_ms", library.embedder.embed_query, query)
+        if index is VectorIndex.BINARY:
+            search = partial(library.binary_index().search, library.vectors)
+            doc_ids = set(doc_ids) if doc_ids else None
+        else:
+            search = library.vectors.query
+        hits = _timed(timings, "vector_ms", search, vector, n, doc_ids)
         return [(hit.chunk_id, hit.similarity) for hit in hits]
 
     def _bm25(self, query: str, n: int, doc_ids) -> Ranked:

@@ -8,7 +8,14 @@ import textwrap
 
 from rag.commandline import EXIT_OK, add_store_arguments, print_json, run, settings_from
 from rag.library import Library
-from rag.results import NOT_RETURNED, Fusion, ScoredChunk, SearchMode, SearchResult
+from rag.results import (
+    NOT_RETURNED,
+    Fusion,
+    ScoredChunk,
+    SearchMode,
+    SearchResult,
+    VectorIndex,
+)
 from rag.retrieval import Retriever, SearchOptions
 
 
@@ -23,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[f.value for f in Fusion],
         default=SearchOptions().fusion.value,
         help="how hybrid mode merges the two lists",
+    )
+    parser.add_argument(
+        "--vector-index",
+        choices=[i.value for i in VectorIndex],
+        default=VectorIndex.HNSW.value,
+        help="binary: sign bits in memory, candidates rescored (for large collections)",
     )
     parser.add_argument("--document", action="append", default=[], help="only this doc id")
     add_store_arguments(parser)
@@ -40,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
 def _search(args: argparse.Namespace) -> int:
     library = Library.open(settings_from(args))
     options = SearchOptions(
-        mode=SearchMode(args.mode), k=args.k, fusion=args.fusion, doc_ids=tuple(args.document)
+        mode=SearchMode(args.mode),
+        k=args.k,
+        fusion=args.fusion,
+        doc_ids=tuple(args.document),
+        vector_index=args.vector_index,
     )
     result = Retriever(library).search(args.query, options)
     if args.json:

@@ -7,7 +7,7 @@ several app processes sharing a Chroma server share one list of documents.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +140,22 @@ class ChromaStore:
             ):
                 found[chunk_id] = (Chunk.from_stored(chunk_id, text, metadata), vector)
         return [found[i] for i in chunk_ids if i in found]
+
+    def iter_vectors(self) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Every stored chunk's id and vector, a page at a time (whatever its status)."""
+        for offset in range(0, self.chunks.count(), self._max_batch):
+            page = self.chunks.get(include=["embeddings"], limit=self._max_batch, offset=offset)
+            yield page["ids"], np.asarray(page["embeddings"], dtype=np.float32)
+
+    def vectors_of(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (missing ids left out)."""
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(chunk_ids), self._max_batch):
+            got = self.chunks.get(
+                ids=list(chunk_ids[start : start + self._max_batch]), include=["embeddings"]
+            )
+            found.update(zip(got["ids"], np.asarray(got["embeddings"], np.float32), strict=True))
+        return found
 
     def chunk_counts(self) -> dict[str, int]:
         """Chunks per document id across the whole collection (a full scan: repair only)."""

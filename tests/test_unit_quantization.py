@@ -11,6 +11,12 @@ import pytest
 
 import ingest.pipeline
 from ingest.pipeline import TextDocument
+from rag.compression import (
+    measure_library_compression,
+    prepare_queries,
+    read_collection_vectors,
+    shortened_sizes,
+)
 from rag.documents import doc_id_of
 from rag.embeddings import EmbedderIdentity
 from rag.errors import RagError
@@ -19,13 +25,9 @@ from rag.quantization import (
     fit_binary,
     fit_int8,
     measure_compression,
-    measure_library_compression,
-    prepare_queries,
-    read_collection_vectors,
     rescore,
     search_rescored,
     shorten,
-    shortened_sizes,
 )
 
 DIMS = 384
