@@ -47,7 +47,7 @@ class Settings:
     embed_model_path: Path | None = None
     embed_dimensions: int | None = None
     embed_batch_size: int = 32
-    # None: the model's known prefix (rag.embeddings.KNOWN_PREFIXES); "" means no prefix.
+    # None: the model's known prefix (rag.prefixes.KNOWN_PREFIXES); "" means no prefix.
     embed_query_prefix: str | None = None
     embed_passage_prefix: str | None = None
     # How a new collection measures closeness (cosine, dot, euclidean); fixed at creation.

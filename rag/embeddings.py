@@ -6,15 +6,17 @@ chunk is silently truncated by the model.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Protocol
 
 import numpy as np
 
 from rag.config import Settings
 from rag.errors import EmbedderMismatchError, RagError, SettingsError
+from rag.prefixes import Prefixes, resolve_prefixes
 
 Offsets = list[tuple[int, int]]
 
@@ -28,20 +30,34 @@ class EmbedderIdentity:
     dimensions: int
     max_tokens: int
     distance: str = "cosine"
+    # Prefixes change every vector. Collections made before prefixes existed have none, so
+    # an empty prefix is left out of the metadata and read back as "" when absent.
+    query_prefix: str = ""
+    passage_prefix: str = ""
 
     def as_metadata(self) -> dict[str, str | int]:
         """Flat form stored in the collection's metadata."""
-        return {f"embed_{key}": value for key, value in asdict(self).items()}
+        return {
+            f"embed_{key}": value
+            for key, value in asdict(self).items()
+            if value != "" or key not in _OPTIONAL_FIELDS
+        }
 
     @classmethod
     def from_metadata(cls, metadata: dict | None) -> EmbedderIdentity | None:
         """Read an identity back from collection metadata; None if none was recorded."""
-        fields = {key: (metadata or {}).get(f"embed_{key}") for key in cls.__dataclass_fields__}
-        return None if None in fields.values() else cls(**fields)
+        stored = {
+            key: (metadata or {}).get(f"embed_{key}", "" if key in _OPTIONAL_FIELDS else None)
+            for key in cls.__dataclass_fields__
+        }
+        return None if None in stored.values() else cls(**stored)
 
     def describe(self) -> str:
-        """For messages: "fastembed:model (384-d, cosine)"."""
-        return f"{self.provider}:{self.model} ({self.dimensions}-d, {self.distance})"
+        """For messages: "fastembed:model (384-d, cosine)", with any prefixes."""
+        details = [f"{self.dimensions}-d", self.distance]
+        details += [f"query prefix {self.query_prefix!r}"] if self.query_prefix else []
+        details += [f"passage prefix {self.passage_prefix!r}"] if self.passage_prefix else []
+        return f"{self.provider}:{self.model} ({', '.join(details)})"
 
     def check_matches(self, stored: EmbedderIdentity, collection: str) -> None:
         """Raise a clear error if a collection was built with another embedder."""
@@ -54,6 +70,9 @@ class EmbedderIdentity:
             )
 
 
+_OPTIONAL_FIELDS = ("query_prefix", "passage_prefix")
+
+
 class Embedder(Protocol):
     """Turns texts into unit-length vectors and counts tokens the way the model does."""
 
@@ -64,7 +83,8 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Tokens per text as the model sees it, special tokens included."""
+        """Tokens per text as the model sees it as a passage: passage prefix and special
+        tokens included."""
         ...
 
     def token_offsets(self, text: str) -> Offsets:
@@ -73,14 +93,20 @@ class Embedder(Protocol):
 
     @property
     def max_chunk_tokens(self) -> int:
-        """The most tokens a chunk may have so the model reads all of it."""
+        """The most tokens a chunk may have so the model reads all of it, prefix included."""
         ...
 
 
 class FastEmbedEmbedder:
     """A local ONNX model run by fastembed (all-MiniLM-L6-v2 by default); no key, no server."""
 
-    def __init__(self, model: str, model_path: str | None, batch_size: int) -> None:
+    def __init__(
+        self,
+        model: str,
+        model_path: str | None,
+        batch_size: int,
+        prefixes: Prefixes | None = None,
+    ) -> None:
         from fastembed import TextEmbedding  # heavy import, only when this embedder is used
 
         try:
@@ -91,8 +117,9 @@ class FastEmbedEmbedder:
                 f"{' from RAG_EMBED_MODEL_PATH' if model_path else ''}: {type(exc).__name__}"
             ) from exc
         self._batch_size = batch_size
+        self._prefixes = prefixes or Prefixes()
         tokenizer = self._model.model.tokenizer
-        self._model_max = int(tokenizer.truncation["max_length"])
+        self._model_max = _model_max_tokens(model, int(tokenizer.truncation["max_length"]))
         # fastembed's tokenizer truncates and pads; counting needs one that does neither.
         self._tokenizer = type(tokenizer).from_str(tokenizer.to_str())
         self._tokenizer.no_truncation()
@@ -102,16 +129,18 @@ class FastEmbedEmbedder:
             model=model,
             dimensions=int(self._model.embedding_size),
             max_tokens=self._model_max,
+            query_prefix=self._prefixes.query,
+            passage_prefix=self._prefixes.passage,
         )
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts`, one row each, in order."""
+        """Vectors for `texts` (each after the passage prefix), one row each, in order."""
         if not texts:
             return np.zeros((0, self.identity.dimensions), dtype=np.float32)
-        texts = list(texts)
+        texts = [self._prefixes.passage + text for text in texts]
         # Texts of like length share a batch, so less of each batch is padding: the same
         # vectors, 3-17% sooner (bench/results/embedding_speed.md).
-        order = np.argsort(self.count_tokens(texts), kind="stable")
+        order = np.argsort(self._count(texts), kind="stable")
         batches = self._model.embed([texts[i] for i in order], batch_size=self._batch_size)
         vectors = np.vstack(list(batches))
         restored = np.empty_like(vectors)
@@ -119,21 +148,47 @@ class FastEmbedEmbedder:
         return restored
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The vector of one query."""
-        return next(iter(self._model.query_embed(text)))
+        """The vector of one query, after the query prefix."""
+        return next(iter(self._model.query_embed(self._prefixes.query + text)))
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Word pieces per text, [CLS] and [SEP] included."""
-        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+        """Word pieces per text as a passage: prefix, [CLS] and [SEP] included."""
+        return self._count([self._prefixes.passage + text for text in texts])
+
+    def _count(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts)]
 
     def token_offsets(self, text: str) -> Offsets:
-        """Character span of each word piece."""
+        """Character span of each word piece of `text` itself (no prefix)."""
         return list(self._tokenizer.encode(text, add_special_tokens=False).offsets)
 
     @cached_property
     def max_chunk_tokens(self) -> int:
-        """The model's limit less the special tokens it adds."""
+        """The model's limit less the special tokens and the passage prefix."""
         return self._model_max - self.count_tokens([""])[0]
+
+
+def _model_max_tokens(model: str, tokenizer_max: int) -> int:
+    """The tokenizer's limit, or fastembed's stated one where that is lower.
+
+    Some tokenizer configs give the position table's size (512) while the model was trained
+    on less: paraphrase-multilingual-MiniLM-L12-v2 reads 128 word pieces well, not 512.
+    """
+    described = _described_max_tokens().get(model.lower())
+    return min(tokenizer_max, described) if described else tokenizer_max
+
+
+@lru_cache(maxsize=1)
+def _described_max_tokens() -> dict[str, int]:
+    """ "N input tokens" from each fastembed model description, by lower-case model name."""
+    from fastembed import TextEmbedding
+
+    found = {}
+    for description in TextEmbedding.list_supported_models():
+        match = re.search(r"(\d+) input tokens", description.get("description", ""))
+        if match:
+            found[description["model"].lower()] = int(match.group(1))
+    return found
 
 
 class OpenAIEmbedder:
@@ -144,7 +199,7 @@ class OpenAIEmbedder:
     # The API takes at most 2048 inputs per request.
     MAX_BATCH = 2048
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, prefixes: Prefixes | None = None) -> None:
         import openai
         import tiktoken
 
@@ -160,11 +215,14 @@ class OpenAIEmbedder:
         self._dimensions = settings.embed_dimensions
         self._batch_size = min(settings.embed_batch_size * 8, self.MAX_BATCH)
         self._encoding = tiktoken.get_encoding("cl100k_base")
+        self._prefixes = prefixes or Prefixes()
         self.identity = EmbedderIdentity(
             provider="openai",
             model=self._model,
             dimensions=self._dimensions or len(self._request(["dimensions probe"])[0]),
             max_tokens=self.MAX_TOKENS,
+            query_prefix=self._prefixes.query,
+            passage_prefix=self._prefixes.passage,
         )
 
     def _request(self, texts: list[str]) -> np.ndarray:
@@ -180,18 +238,19 @@ class OpenAIEmbedder:
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for `texts`, requested in batches."""
-        batches = _batched(list(texts), self._batch_size)
+        """Vectors for `texts` (each after the passage prefix), requested in batches."""
+        batches = _batched([self._prefixes.passage + text for text in texts], self._batch_size)
         rows = [self._request(batch) for batch in batches]
         return np.vstack(rows) if rows else np.zeros((0, self.identity.dimensions), np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        """The vector of one query."""
-        return self._request([text])[0]
+        """The vector of one query, after the query prefix."""
+        return self._request([self._prefixes.query + text])[0]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """cl100k tokens per text."""
-        return [len(tokens) for tokens in self._encoding.encode_batch(list(texts))]
+        """cl100k tokens per text as a passage, prefix included."""
+        passages = [self._prefixes.passage + text for text in texts]
+        return [len(tokens) for tokens in self._encoding.encode_batch(passages)]
 
     def token_offsets(self, text: str) -> Offsets:
         """Character span of each cl100k token."""
@@ -200,10 +259,10 @@ class OpenAIEmbedder:
         ends = [*starts[1:], len(text)]
         return list(zip(starts, ends, strict=True))
 
-    @property
+    @cached_property
     def max_chunk_tokens(self) -> int:
-        """The API's input limit."""
-        return self.MAX_TOKENS
+        """The API's input limit less the passage prefix."""
+        return self.MAX_TOKENS - self.count_tokens([""])[0]
 
 
 def _batched(items: list[str], size: int) -> Iterator[list[str]]:
@@ -213,7 +272,10 @@ def _batched(items: list[str], size: int) -> Iterator[list[str]]:
 
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for."""
+    prefixes = resolve_prefixes(
+        settings.embed_model, settings.embed_query_prefix, settings.embed_passage_prefix
+    )
     if settings.embed_provider == "openai":
-        return OpenAIEmbedder(settings)
+        return OpenAIEmbedder(settings, prefixes)
     path = str(settings.embed_model_path) if settings.embed_model_path else None
-    return FastEmbedEmbedder(settings.embed_model, path, settings.embed_batch_size)
+    return FastEmbedEmbedder(settings.embed_model, path, settings.embed_batch_size, prefixes)

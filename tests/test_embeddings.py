@@ -1,4 +1,4 @@
-"""The local embedding model: batches sorted by length still return vectors in input order."""
+"""The local embedding model: vectors in input order, and no prefixes unless asked for."""
 
 from __future__ import annotations
 
@@ -19,3 +19,8 @@ def test_document_vectors_come_back_in_input_order(embedder):
     np.testing.assert_allclose(together, alone, atol=1e-4)
     # Each row is closest to its own text's vector, not to a neighbour's after sorting.
     assert list(np.argmax(together @ alone.T, axis=1)) == [0, 1, 2, 3, 4]
+
+
+def test_the_default_model_has_no_prefixes_and_records_none(embedder):
+    assert (embedder.identity.query_prefix, embedder.identity.passage_prefix) == ("", "")
+    assert not [key for key in embedder.identity.as_metadata() if "prefix" in key]
