@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import streamlit as st
 
 from pages import widgets
 from pages.common import engine
+from rag.embedder_comparison import EmbedderComparison, compare_collections, list_collections
 from rag.errors import RagError
 from rag.eval_sets import QAItem
 from rag.eval_store import EvalStore, history_rows, run_saved_set
@@ -16,6 +19,7 @@ from rag.results import SearchMode
 from rag.retrieval import SearchOptions
 from rag.safe_text import escape_markdown
 
+log = logging.getLogger(__name__)
 library, _, retriever = engine()
 store = EvalStore.of(library.settings.data_dir, library.settings.collection)
 FORMAT_HELP = (
@@ -89,6 +93,67 @@ def show_report(report: EvalReport) -> None:
         st.dataframe(pd.DataFrame(per_question), hide_index=True, width="stretch")
 
 
+def compare_embedders(
+    set_name: str, questions: list[QAItem], modes: list[SearchMode], options: SearchOptions
+) -> None:
+    """Run the set on a second collection, built with another model, beside this one."""
+    st.header("Compare embedders")
+    current = library.settings.collection
+    others = [c for c in list_collections(library.settings) if c.name != current and c.identity]
+    if not others:
+        st.caption(
+            "To compare embedding models, re-embed these documents into a second collection:"
+            # Collection names are letters, digits, dots, dashes and underscores: safe in code.
+            f" `RAG_EMBED_MODEL=... RAG_COLLECTION=NEW python -m ingest reindex {current}`."
+        )
+        return
+    st.caption(f"This collection: {escape_markdown(library.embedder.identity.describe())}")
+    other = st.selectbox(
+        "Second collection", others, format_func=lambda c: c.describe(), key="cmp_collection"
+    )
+    if st.button("Compare", key="run_compare", disabled=not modes):
+        try:
+            with st.spinner("Searching both collections…"):
+                st.session_state["comparison"] = compare_collections(
+                    library.settings,
+                    questions,
+                    set_name,
+                    (current, other.name),
+                    modes,
+                    options,
+                    current=retriever,
+                )
+        except RagError as exc:
+            log.warning("comparison failed: %s", exc)
+            st.session_state.pop("comparison", None)
+            st.error(str(exc))
+    comparison = st.session_state.get("comparison")
+    if comparison is not None:
+        show_comparison(comparison)
+
+
+def show_comparison(comparison: EmbedderComparison) -> None:
+    """Metrics of both collections side by side, as a table and a chart, then each question."""
+    first, second = comparison.first, comparison.second
+    one, two = escape_markdown(first.collection), escape_markdown(second.collection)
+    st.subheader(f"{escape_markdown(comparison.dataset)}: {one} and {two}")
+    for run in (first, second):
+        st.write(f"**{escape_markdown(run.collection)}**: {escape_markdown(run.embedder)}")
+        if run.missing:
+            names = ", ".join(escape_markdown(name) for name in run.missing[:10])
+            st.warning(f"Not in {escape_markdown(run.collection)}, so never found: {names}")
+    metrics = pd.DataFrame(comparison.metric_rows())
+    st.dataframe(metrics, hide_index=True, width="stretch")
+    bars = metrics.assign(measure=metrics["mode"] + " " + metrics["metric"]).set_index("measure")
+    st.bar_chart(bars[[first.collection, second.collection]], stack=False)
+    st.caption(
+        f"difference: {two} less {one}. Rank change: negative when {two} finds the evidence"
+        " page sooner; empty when either does not find it in the top 10."
+    )
+    with st.expander("Rank of the first chunk on an evidence page, per question, in both"):
+        st.dataframe(pd.DataFrame(comparison.question_rows()), hide_index=True, width="stretch")
+
+
 def show_history() -> None:
     """Past runs on this collection, to compare settings."""
     runs = store.runs()
@@ -129,4 +194,6 @@ if chosen is not None:
 report = st.session_state.get("eval_report")
 if report is not None:
     show_report(report)
+if chosen is not None:
+    compare_embedders(chosen, questions, modes, options)
 show_history()

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 
 from rag.eval_sets import BeirSet, Evidence, QAItem
+from rag.library import collection_identity
 from rag.metrics import (
     first_relevant_rank,
     hit_at_k,
@@ -101,7 +102,7 @@ def search_settings(options: SearchOptions, retriever: Retriever) -> dict[str, o
     """What a run's figures depend on, recorded with the run so runs can be compared."""
     settings = retriever.library.settings
     return {
-        "embedder": retriever.library.embedder.identity.describe(),
+        "embedder": collection_identity(retriever.library.embedder, settings).describe(),
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,
         "fusion": options.fusion.value,

@@ -1,11 +1,18 @@
-"""The Evaluation page through AppTest: save a question set, run it, compare runs."""
+"""The Evaluation page through AppTest: save a question set, run it, compare runs and
+embedders."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from fake_llm import FakeLLM
 from test_app_pages import NOTES, app_env, start, texts, upload  # noqa: F401 (a fixture)
+
+from ingest.pipeline import Ingestor
+from rag.config import load_settings
+from rag.library import Library
+from rag.results import SearchMode
 
 # A fresh data folder for each test, retrieval-only (the fixture of the other page tests).
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -55,3 +62,43 @@ def test_a_malformed_question_file_is_refused_with_its_line():
     [error] = texts(app.error)
     assert "bad.jsonl line 1" in error and "evidence" in error
     assert app.selectbox(key="qa_set").value is None
+
+
+def test_two_embedders_compared_side_by_side_on_the_saved_set(monkeypatch):
+    with FakeLLM() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        app = save_questions(upload(start(), ("notes.txt", NOTES, "text/plain")), QUESTIONS)
+        # With one collection, the page says how to build a second one.
+        assert any("ingest reindex documents" in text for text in texts(app.caption))
+        api = load_settings(env_file=None).with_overrides(
+            collection="api-notes", embed_provider="openai", embed_model="text-embedding-3-small"
+        )
+        with Library.open(api) as library:
+            assert Ingestor(library).ingest_bytes("notes.txt", NOTES).ok
+        app.run()
+        [choice] = app.selectbox(key="cmp_collection").options
+        assert choice.startswith("api-notes: openai:text-embedding-3-small (64-d")
+        app.multiselect(key="eval_modes").set_value([SearchMode.VECTOR, SearchMode.BM25]).run()
+        app.button(key="run_compare").click().run()
+    assert not app.exception
+    models = texts(app.markdown)
+    assert r"**documents**: fastembed\:sentence" in models[1]
+    assert r"**api\-notes**: openai\:text" in models[2]
+    # The second question's file is in neither collection.
+    assert sum("missing\\.pdf" in text for text in texts(app.warning)) == 3
+    metrics, ranks = app.dataframe[0].value, app.dataframe[1].value
+    assert list(metrics.columns) == ["mode", "metric", "documents", "api-notes", "difference"]
+    assert list(metrics["mode"]) == ["vector"] * 4 + ["bm25"] * 4
+    # One document: its page is found first whenever it is the evidence, by either model.
+    assert list(metrics["documents"]) == list(metrics["api-notes"]) == [0.5] * 8
+    assert list(ranks["question"].str[:4]) == ["What", "What", "Wher", "Wher"]
+    assert list(ranks["rank change"].fillna(-99)) == [0, 0, -99, -99]
+
+    # Without the server's address the other model cannot be loaded: a message, not a trace.
+    monkeypatch.delenv("OPENAI_BASE_URL")
+    app.run()
+    app.button(key="run_compare").click().run()
+    assert not app.exception
+    [error] = texts(app.error)
+    assert "text-embedding-3-small (64-d, cosine), cannot be loaded here" in error
+    assert not app.dataframe  # the earlier comparison is not shown as if it were this one
