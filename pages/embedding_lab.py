@@ -16,13 +16,13 @@ import streamlit as st
 from pages.common import engine, stop_with_error
 from rag.compression import measure_library_compression
 from rag.errors import RagError
+from rag.projection import available_methods
 from rag.safe_text import display_name, escape_markdown
 from rag.vector_space import (
     DEFAULT_SAMPLE,
     MapPoint,
     ScoreSpread,
     SpaceMap,
-    available_methods,
     explore,
     measure_results,
     nearest_neighbours,

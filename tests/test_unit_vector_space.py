@@ -10,16 +10,10 @@ import numpy as np
 import pytest
 
 from ingest.pipeline import TextDocument
-from rag import vector_space
+from rag import projection as projections
+from rag.projection import fit_pca, project
 from rag.retrieval import SearchOptions
-from rag.vector_space import (
-    explore,
-    fit_pca,
-    nearest_neighbours,
-    project,
-    sample_ids,
-    score_spread,
-)
+from rag.vector_space import explore, nearest_neighbours, sample_ids, score_spread
 
 TEXTS = {
     "bread.txt": "Bread is made of flour, water, salt and yeast, kneaded and left to rise.",
@@ -71,7 +65,7 @@ def test_pca_is_deterministic_whatever_the_row_order():
 
 def test_umap_is_used_only_when_installed_and_given_enough_points(monkeypatch):
     data = stretched(rows=40)
-    monkeypatch.setattr(vector_space, "available_methods", lambda: ("pca",))
+    monkeypatch.setattr(projections, "available_methods", lambda: ("pca",))
     projection = project(data, 2, "umap")
     assert projection.method == "pca" and "not installed" in projection.note
 
@@ -90,7 +84,7 @@ def test_umap_is_used_only_when_installed_and_given_enough_points(monkeypatch):
 
     fake.UMAP = UMAP
     monkeypatch.setitem(sys.modules, "umap", fake)
-    monkeypatch.setattr(vector_space, "available_methods", lambda: ("pca", "umap"))
+    monkeypatch.setattr(projections, "available_methods", lambda: ("pca", "umap"))
     projection = project(data, 3, "umap", extra=data[0])
     assert projection.method == "umap" and projection.explained_variance == ()
     assert np.allclose(projection.extra, data[0, :3])
