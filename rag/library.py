@@ -13,7 +13,8 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -240,16 +241,17 @@ class Library:
         now = time.time()
         with self._lock:
             self._writing |= {record.doc_id for record, _ in documents}
-        with storage_errors("record the document"):
-            self.vectors.put_records(
-                replace(record, status=DocumentStatus.PENDING, added_at=now)
-                for record, _ in documents
-            )
-        with storage_errors("save the file"):
-            for record, original in documents:
-                path = self.original_path(record.doc_id)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(original)
+        with self._undone_on_failure([record for record, _ in documents]):
+            with storage_errors("record the document"):
+                self.vectors.put_records(
+                    replace(record, status=DocumentStatus.PENDING, added_at=now)
+                    for record, _ in documents
+                )
+            with storage_errors("save the file"):
+                for record, original in documents:
+                    path = self.original_path(record.doc_id)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(original)
 
     def write_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Add a batch of chunks of a pending document to both indexes."""
@@ -276,8 +278,8 @@ class Library:
         published = [
             replace(new, status=DocumentStatus.READY, added_at=now) for new, _ in documents
         ]
-        self._check_space("publish the document", 0)
-        with self._lock:
+        with self._lock, self._undone_on_failure(published):
+            self._check_space("publish the document", 0)
             retired = self._older_versions(published, [old for _, old in documents])
             records = published + [replace(old, status=DocumentStatus.DELETING) for old in retired]
             # One write flips both records, so searches never see both versions or neither.
@@ -319,6 +321,17 @@ class Library:
         invisible and is removed when the library is next opened.
         """
         self._try_remove(doc_id)
+
+    @contextmanager
+    def _undone_on_failure(self, records: Sequence[DocumentRecord]) -> Iterator[None]:
+        """Remove these unpublished documents if the block fails, so that a failed write
+        leaves nothing behind until the next start (or nothing at all)."""
+        try:
+            yield
+        except Exception:
+            for record in records:
+                self._try_remove(record.doc_id)
+            raise
 
     def _try_remove(self, doc_id: str) -> None:
         """Remove a document that is no longer visible; what a failure leaves, repair removes."""

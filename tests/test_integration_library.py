@@ -84,6 +84,34 @@ def test_a_failed_file_leaves_nothing_behind_and_the_next_one_ingests(library, i
     assert _consistent(library) == {good.doc_id: good.chunks}
 
 
+@pytest.mark.parametrize("failing", ["save", "publish"])
+def test_a_failed_save_or_publish_leaves_no_record_file_or_chunk(
+    library, ingestor, monkeypatch, failing
+):
+    def broken(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    if failing == "save":
+        monkeypatch.setattr("pathlib.Path.write_bytes", broken)
+    else:
+        real = library.vectors.put_records
+
+        def publish_fails(records):
+            records = list(records)
+            if any(r.status.value == "ready" for r in records):
+                broken()
+            real(records)
+
+        monkeypatch.setattr(library.vectors, "put_records", publish_fails)
+    outcome = ingestor.ingest_bytes("tides.txt", _text("tides"))
+    assert outcome.status is FileStatus.FAILED and "disk is full" in outcome.reason
+    monkeypatch.undo()
+    assert library.vectors.records() == []  # no pending record waits for a restart
+    assert library.vectors.count() == library.lexical.count() == 0
+    assert not library.original_path(outcome.doc_id).exists()
+    assert ingestor.ingest_bytes("tides.txt", _text("tides")).status is FileStatus.INGESTED
+
+
 def test_filter_by_document_and_minimum_scores(library, ingestor, retriever):
     a = ingestor.ingest_bytes("a.txt", _text("tides"))
     ingestor.ingest_bytes("b.txt", _text("tides and moons"))
