@@ -22,12 +22,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.compression import CACHE, SCIFACT, open_scifact
-from rag.compression import read_collection_vectors
-from rag.eval_sets import read_beir
-from rag.metrics import percentile
-from rag.quantization import exact_top_k
-from rag.results import SearchMode, VectorIndex
-from rag.retrieval import Retriever, SearchOptions
+from rag.eval.metrics import percentile
+from rag.eval.sets import read_beir
+from rag.lab.compression import read_collection_vectors
+from rag.results import SearchMode, SearchOptions, VectorIndex
+from rag.search.retriever import Retriever
+from rag.stores.codecs import exact_top_k
 
 K = 10
 OUT = Path(__file__).resolve().parent / "results" / "binary_index.md"

@@ -22,22 +22,23 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ingest.pipeline import Ingestor, TextDocument
-from rag.compression import CollectionVectors, read_collection_vectors
+from ingest.beir import read_beir_corpus
+from ingest.pipeline import Ingestor
 from rag.config import load_settings
 from rag.documents import doc_id_of
-from rag.eval_sets import BeirSet, read_beir
-from rag.evaluation import BEIR_DEPTH
-from rag.library import Library
-from rag.metrics import mean, ndcg_at_k, recall_at_k, unique_in_order
-from rag.quantization import (
+from rag.eval.metrics import mean, ndcg_at_k, recall_at_k, unique_in_order
+from rag.eval.runs import BEIR_DEPTH
+from rag.eval.sets import BeirSet, read_beir
+from rag.lab.compression import CollectionVectors, read_collection_vectors
+from rag.lab.compression_methods import (
     Method,
     MethodFigures,
     compression_methods,
-    exact_top_k,
     measure_methods,
 )
-from rag.retrieval import SearchOptions
+from rag.results import SearchOptions
+from rag.stores.codecs import exact_top_k
+from rag.stores.library import Library
 
 ROOT = Path(__file__).resolve().parent
 SCIFACT = ROOT.parents[1] / "shared" / "data" / "scifact"
@@ -52,7 +53,7 @@ def open_scifact(data_dir: Path, data: BeirSet) -> Library:
     )
     library = Library.open(settings)
     if not library.visible_ids():
-        documents = [TextDocument(d.doc_id, d.full_text()) for d in data.documents()]
+        documents = list(read_beir_corpus(SCIFACT))
         Ingestor(library).ingest_texts(documents)
     return library
 

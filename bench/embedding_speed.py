@@ -39,7 +39,7 @@ from pypdf import PdfReader
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest.chunking import chunk_pages
 from rag.config import load_settings
-from rag.embeddings import FastEmbedEmbedder, make_embedder
+from rag.providers.embeddings import FastEmbedEmbedder, make_embedder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SCIFACT = SHARED / "scifact"

@@ -20,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.config import load_settings
-from rag.embeddings import make_embedder
+from rag.providers.embeddings import make_embedder
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 SETTINGS = [

@@ -29,8 +29,8 @@ from pypdf import PdfReader
 
 from ingest.pipeline import Ingestor
 from rag.config import load_settings
-from rag.embeddings import Embedder, make_embedder
-from rag.library import Library
+from rag.providers.embeddings import Embedder, make_embedder
+from rag.stores.library import Library
 
 BOOK = (
     Path(__file__).resolve().parents[2]

@@ -50,7 +50,7 @@ from langchain_core.embeddings import Embeddings
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.config import Settings, load_settings
 from rag.documents import Chunk, DocumentRecord, DocumentStatus, chunk_id_for
-from rag.embeddings import Embedder, make_embedder
+from rag.providers.embeddings import Embedder, make_embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,7 +243,7 @@ def chunk_rows(n: int) -> dict[str, int]:
 
 def build_library(data_dir: Path, n: int) -> dict:
     """Write the first `n` chunks into a new Library as documents of DOC_CHUNKS chunks."""
-    from rag.library import Library
+    from rag.stores.library import Library
 
     rows = load_chunks(n)
     vectors, _ = load_vectors(n, print)
@@ -292,8 +292,8 @@ def build_library(data_dir: Path, n: int) -> dict:
 
 def open_retriever(data_dir: Path):
     """The app's Retriever over the Library in `data_dir`, and that Library's embedder."""
-    from rag.library import Library
-    from rag.retrieval import Retriever
+    from rag.search.retriever import Retriever
+    from rag.stores.library import Library
 
     settings = settings_for(data_dir)
     library = Library.open(settings, make_embedder(settings))
@@ -307,8 +307,8 @@ def ours_runners(retriever) -> dict[str, Callable[[str], object]]:
     The Library caches its list of visible documents for rag.library.CATALOG_TTL_S; each
     function sets that before it searches, so the two cases can be interleaved.
     """
-    import rag.library
-    from rag.retrieval import SearchOptions
+    import rag.stores.library
+    from rag.results import SearchOptions
 
     if not hasattr(rag.library, "CATALOG_TTL_S"):
         raise SystemExit("rag.library.CATALOG_TTL_S is gone: update ours_runners")
@@ -328,7 +328,7 @@ def ours_runners(retriever) -> dict[str, Callable[[str], object]]:
 
 def measure_ours(data_dir: Path, count: int) -> dict:
     """Memory of a process serving hybrid searches, and where a hybrid search spends time."""
-    from rag.retrieval import SearchOptions
+    from rag.results import SearchOptions
 
     warmup, queries = load_queries(count)
     before = rss_mb()["rss_mb"]
@@ -338,7 +338,7 @@ def measure_ours(data_dir: Path, count: int) -> dict:
     steps: dict[str, list[float]] = {}
     for query in queries:
         started = time.perf_counter()
-        timings = retriever.search(query, SearchOptions(k=K)).timings_ms
+        timings = retriever.search(query, SearchOptions(k=K)).timings.as_dict()
         # bm25 runs beside embed + vector; the rest is mostly reading the catalog.
         serial = sum(timings.get(name, 0) for name in ("embed_ms", "vector_ms", "fusion_ms"))
         timings["whole_ms"] = (time.perf_counter() - started) * 1000

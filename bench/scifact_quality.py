@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ingest.pipeline import Ingestor, TextDocument
+from ingest.beir import read_beir_corpus
+from ingest.pipeline import Ingestor
 from rag.config import load_settings
-from rag.eval_sets import read_beir
-from rag.evaluation import BEIR_METRICS, ModeResult, evaluate_beir
-from rag.library import Library
-from rag.results import Fusion, SearchMode
-from rag.retrieval import Retriever, SearchOptions
+from rag.eval.runs import BEIR_METRICS, ModeResult, evaluate_beir
+from rag.eval.sets import read_beir
+from rag.results import Fusion, SearchMode, SearchOptions
+from rag.search.retriever import Retriever
+from rag.stores.library import Library
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 CACHE = Path(__file__).resolve().parent / ".cache" / "eval-data"
@@ -57,7 +58,7 @@ def main() -> None:
     )
     library = Library.open(settings)
     started = time.perf_counter()
-    documents = [TextDocument(d.doc_id, d.full_text()) for d in data.documents()]
+    documents = list(read_beir_corpus(SCIFACT))
     Ingestor(library).ingest_texts(documents)
     print(f"SciFact: {len(documents)} abstracts, {library.vectors.count()} chunks,")
     print(f"{len(data.queries)} queries; ingest check {time.perf_counter() - started:.0f} s")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from rag.documents import Chunk, chunk_id_for
-from rag.embeddings import Embedder
-from rag.lexical import CJK_CHARS
+from rag.providers.embeddings import Embedder
+from rag.stores.lexical import CJK_CHARS
 
 PAGE_SEPARATOR = "\n\n"
 _SENTENCE_END = ".!?;:。！？"

@@ -1,4 +1,4 @@
-"""Command line: `python -m ingest add|list|delete|reindex`."""
+"""Command line: `python -m ingest add|beir|list|delete|reindex`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ingest.pipeline import Ingestor, IngestOutcome, Progress, supported_files
-from rag.commandline import (
+from ingest.beir import read_beir_corpus
+from ingest.files import IngestOutcome, supported_files
+from ingest.pipeline import Ingestor, Progress
+from rag.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -21,7 +23,8 @@ from rag.commandline import (
     run,
     settings_from,
 )
-from rag.library import Library, original_path, read_catalog
+from rag.engine import open_engine
+from rag.stores.library import original_path, read_catalog
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = commands.add_parser("add", help="ingest files; folders are walked")
     add.add_argument("paths", nargs="+", type=Path)
     add.add_argument("--password", help="password for protected PDFs")
+    beir = commands.add_parser("beir", help="ingest the corpus of a BEIR folder (corpus.jsonl)")
+    beir.add_argument("folder", type=Path)
     listing = commands.add_parser("list", help="list the documents")
     delete = commands.add_parser("delete", help="delete a document by id or file name")
     delete.add_argument("document")
@@ -38,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reindex", help="re-ingest the documents of another collection with the current embedder"
     )
     reindex.add_argument("source_collection")
-    for sub in (add, listing, delete, reindex):
+    for sub in (add, beir, listing, delete, reindex):
         add_store_arguments(sub)
     return parser
 
@@ -46,7 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
-    handlers = {"add": _add, "list": _list, "delete": _delete, "reindex": _reindex}
+    handlers = {
+        "add": _add,
+        "beir": _beir,
+        "list": _list,
+        "delete": _delete,
+        "reindex": _reindex,
+    }
     return run(lambda: handlers[args.command](args))
 
 
@@ -56,8 +67,17 @@ def _add(args: argparse.Namespace) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
         return EXIT_USAGE
-    ingestor = Ingestor(Library.open(settings_from(args)))
+    ingestor = Ingestor(open_engine(settings_from(args)).library)
     outcomes = ingest_files(ingestor, files, args.password)
+    _report(outcomes, args.json)
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
+
+
+def _beir(args: argparse.Namespace) -> int:
+    # Many short texts: they share embedding batches, so one progress bar for the corpus.
+    documents = list(read_beir_corpus(args.folder))
+    ingestor = Ingestor(open_engine(settings_from(args)).library)
+    outcomes = _with_progress(args.folder.name, partial(ingestor.ingest_texts, documents))
     _report(outcomes, args.json)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
@@ -98,7 +118,7 @@ def _page_list(pages: tuple[int, ...], limit: int = 10) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    documents = Library.open(settings_from(args)).documents()
+    documents = open_engine(settings_from(args)).library.documents()
     if args.json:
         print_json({"documents": [_document_dict(d) for d in documents]})
         return EXIT_OK
@@ -117,7 +137,7 @@ def _document_dict(record) -> dict:
 
 
 def _delete(args: argparse.Namespace) -> int:
-    library = Library.open(settings_from(args))
+    library = open_engine(settings_from(args)).library
     record = library.find(args.document)
     library.delete(record.doc_id)
     if args.json:
@@ -130,7 +150,7 @@ def _delete(args: argparse.Namespace) -> int:
 def _reindex(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     sources = read_catalog(settings, args.source_collection)
-    ingestor = Ingestor(Library.open(settings))
+    ingestor = Ingestor(open_engine(settings).library)
     outcomes = []
     for record in sources:
         data = original_path(settings.data_dir, args.source_collection, record.doc_id).read_bytes()

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.chunking import chunk_pages
 from ingest.cleaning import check_pages, clean_text, no_text_reason
+from ingest.files import (
+    FileStatus,
+    IngestOutcome,
+    TextDocument,
+    document_id,
+    outcome_of,
+)
 from ingest.parsing import (
-    SUPPORTED_SUFFIXES,
     ParsedFile,
     ParseLimits,
     parse_file,
@@ -24,7 +28,7 @@ from ingest.parsing import (
 from ingest.pdf_worker import too_much_text
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.errors import IngestError, RagError
-from rag.library import Library
+from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -32,59 +36,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 # Chunks embedded and written per step; small enough to report progress often.
 WRITE_BATCH = 128
-
-
-class FileStatus(StrEnum):
-    """How ingesting one file ended."""
-
-    INGESTED = "ingested"
-    UNCHANGED = "unchanged"
-    REPLACED = "replaced"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class IngestOutcome:
-    """The result for one file, as the command line and the app report it.
-
-    `pages_without_text` lists every page that gave nothing to index; those of them whose
-    text layer looked like junk (a bad OCR) are also in `pages_with_junk_text`.
-    """
-
-    path: str
-    status: FileStatus
-    reason: str | None = None
-    doc_id: str | None = None
-    pages: int = 0
-    pages_without_text: tuple[int, ...] = field(default=())
-    chunks: int = 0
-    pages_with_junk_text: tuple[int, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        """True unless the file failed."""
-        return self.status is not FileStatus.FAILED
-
-    def as_dict(self) -> dict:
-        """JSON-friendly form."""
-        return {
-            "path": self.path,
-            "status": self.status.value,
-            "reason": self.reason,
-            "doc_id": self.doc_id,
-            "pages": self.pages,
-            "pages_without_text": list(self.pages_without_text),
-            "pages_with_junk_text": list(self.pages_with_junk_text),
-            "chunks": self.chunks,
-        }
-
-
-@dataclass(frozen=True)
-class TextDocument:
-    """A document that is already text: a name (shown as its source) and the text."""
-
-    name: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -108,12 +59,6 @@ class _Prepared:
     @property
     def record(self) -> DocumentRecord:
         return self.document.record
-
-
-def document_id(data: bytes) -> tuple[str, str]:
-    """(doc_id, sha256): a document is identified by the hash of its bytes."""
-    digest = hashlib.sha256(data).hexdigest()
-    return digest[:20], digest
 
 
 class Ingestor:
@@ -164,7 +109,7 @@ class Ingestor:
             records = self._library.vectors.records()
             same = _ready(records, lambda r: r.sha256 == sha256)
             if same is not None:
-                return _outcome(name, FileStatus.UNCHANGED, same)
+                return outcome_of(name, FileStatus.UNCHANGED, same)
             previous = _ready(records, lambda r: r.name == name)
             try:
                 document = self._prepare(name, data, password, doc_id, sha256)
@@ -173,7 +118,7 @@ class Ingestor:
             except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
                 return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
         status = FileStatus.REPLACED if previous else FileStatus.INGESTED
-        return _outcome(name, status, document.record, document.junk_pages)
+        return outcome_of(name, status, document.record, document.junk_pages)
 
     @contextmanager
     def _one_at_a_time(self, doc_id: str) -> Iterator[None]:
@@ -209,7 +154,7 @@ class Ingestor:
             data = document.text.encode("utf-8")
             doc_id, sha256 = document_id(document.name.encode("utf-8") + b"\n" + data)
             if sha256 in known:
-                outcomes[position] = _outcome(document.name, FileStatus.UNCHANGED, known[sha256])
+                outcomes[position] = outcome_of(document.name, FileStatus.UNCHANGED, known[sha256])
             else:
                 prepared = self._prepare_text(position, document, data, doc_id, sha256, by_name)
                 if isinstance(prepared, IngestOutcome):
@@ -258,7 +203,7 @@ class Ingestor:
                 for p in batch
             }
         return {
-            p.position: _outcome(
+            p.position: outcome_of(
                 p.record.name,
                 FileStatus.REPLACED if p.replaces else FileStatus.INGESTED,
                 p.record,
@@ -333,35 +278,9 @@ class Ingestor:
             raise IngestError(f"internal error while indexing: {type(exc).__name__}") from exc
 
 
-def supported_files(paths: Sequence[Path]) -> list[Path]:
-    """The given files, and the supported files inside the given folders, in name order."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            inside = (p for p in sorted(path.rglob("*")) if p.is_file())
-            found += [p for p in inside if p.suffix.lower() in SUPPORTED_SUFFIXES]
-        elif path.is_file():
-            found.append(path)
-    return found
-
-
 def _texts(chunks: Sequence[Chunk]) -> list[str]:
     return [chunk.text for chunk in chunks]
 
 
 def _ready(records: Sequence[DocumentRecord], matches) -> DocumentRecord | None:
     return next((r for r in records if r.status is DocumentStatus.READY and matches(r)), None)
-
-
-def _outcome(
-    name: str, status: FileStatus, record: DocumentRecord, junk_pages: tuple[int, ...] = ()
-) -> IngestOutcome:
-    return IngestOutcome(
-        path=name,
-        status=status,
-        doc_id=record.doc_id,
-        pages=record.pages,
-        pages_without_text=record.pages_without_text,
-        chunks=record.chunks,
-        pages_with_junk_text=junk_pages,
-    )

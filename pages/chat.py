@@ -9,15 +9,14 @@ import streamlit as st
 from pages import widgets
 from pages.common import chat_engine, engine
 from rag.answers import Answer, AnswerKind
-from rag.chat import HOW_TO_CONFIGURE, ChatOptions
+from rag.chat.export import conversation_json, conversation_markdown
+from rag.chat.flow import HOW_TO_CONFIGURE, ChatOptions
+from rag.chat.limits import QuestionLimiter
 from rag.errors import RagError
-from rag.export import conversation_json, conversation_markdown
-from rag.library import Library
-from rag.limits import QuestionLimiter
-from rag.llm import GenerationOptions
-from rag.results import SearchMode, VectorIndex
-from rag.retrieval import SearchOptions
+from rag.providers.chat_model import GenerationOptions
+from rag.results import SearchMode, SearchOptions, VectorIndex
 from rag.safe_text import escape_markdown
+from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
 library, _, _ = engine()

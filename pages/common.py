@@ -12,12 +12,13 @@ import logging
 import streamlit as st
 
 from ingest.pipeline import Ingestor
-from rag.chat import ChatEngine
+from rag.chat.flow import ChatEngine
 from rag.config import Settings, load_settings
-from rag.embeddings import Embedder, make_embedder
+from rag.engine import Engine, open_engine
 from rag.errors import RagError
-from rag.library import Library
-from rag.retrieval import Retriever
+from rag.providers.embeddings import Embedder, make_embedder
+from rag.search.retriever import Retriever
+from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ def settings() -> Settings:
 
 def engine() -> tuple[Library, Ingestor, Retriever]:
     """The library, its ingestor and retriever (thread-safe, shared across sessions)."""
+    shared, ingestor = _shared()
+    return shared.library, ingestor, shared.retriever
+
+
+def _shared() -> tuple[Engine, Ingestor]:
     current = settings()
     try:
         return _open_engine(repr(current), current)
@@ -41,8 +47,7 @@ def engine() -> tuple[Library, Ingestor, Retriever]:
 
 def chat_engine() -> ChatEngine:
     """The chat flow over the shared library."""
-    library, _, retriever = engine()
-    return ChatEngine(library, retriever, library.settings)
+    return _shared()[0].chat
 
 
 def stop_with_error(exc: Exception) -> None:
@@ -58,10 +63,10 @@ def _embedder(key: str, _settings: Settings) -> Embedder:
 
 
 @st.cache_resource(show_spinner="Opening the document library…")
-def _open_engine(key: str, _settings: Settings) -> tuple[Library, Ingestor, Retriever]:
-    embedder = _embedder(_embedder_key(_settings), _settings)
-    library = Library.open(_settings, embedder)
-    return library, Ingestor(library), Retriever(library)
+def _open_engine(key: str, _settings: Settings) -> tuple[Engine, Ingestor]:
+    engine = open_engine(_settings, _embedder(_embedder_key(_settings), _settings))
+    # One ingestor per engine, shared too: it holds the per-document upload locks.
+    return engine, Ingestor(engine.library)
 
 
 def _embedder_key(settings: Settings) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from ingest.pipeline import FileStatus, IngestOutcome
+from ingest.files import FileStatus, IngestOutcome
 from pages.common import engine
 from rag.safe_text import display_name, escape_markdown
 

@@ -14,11 +14,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.common import engine, stop_with_error
-from rag.compression import measure_library_compression
 from rag.errors import RagError
-from rag.projection import available_methods
-from rag.safe_text import display_name, escape_markdown
-from rag.vector_space import (
+from rag.lab.compression import measure_library_compression
+from rag.lab.projection import available_methods
+from rag.lab.vector_space import (
     DEFAULT_SAMPLE,
     MapPoint,
     ScoreSpread,
@@ -27,6 +26,7 @@ from rag.vector_space import (
     measure_results,
     nearest_neighbours,
 )
+from rag.safe_text import display_name, escape_markdown
 
 library, _, _ = engine()
 METHOD_NAMES = {"pca": "PCA", "umap": "UMAP"}

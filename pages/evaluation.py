@@ -9,14 +9,12 @@ import streamlit as st
 
 from pages import widgets
 from pages.common import engine
-from rag.embedder_comparison import EmbedderComparison, compare_collections, list_collections
 from rag.errors import RagError
-from rag.eval_sets import QAItem
-from rag.eval_store import EvalStore, history_rows, run_saved_set
-from rag.evaluation import QA_METRICS, EvalReport, missing_sources
-from rag.fusion import DEFAULT_RRF_K
-from rag.results import SearchMode
-from rag.retrieval import SearchOptions
+from rag.eval.embedder_comparison import EmbedderComparison, compare_collections, list_collections
+from rag.eval.runs import QA_METRICS, EvalReport, missing_sources
+from rag.eval.saved import EvalStore, history_rows, run_saved_set
+from rag.eval.sets import QAItem
+from rag.results import DEFAULT_RRF_K, SearchMode, SearchOptions
 from rag.safe_text import escape_markdown
 
 log = logging.getLogger(__name__)

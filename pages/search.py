@@ -6,10 +6,9 @@ import streamlit as st
 
 from pages import widgets
 from pages.common import engine
-from rag.compare import search_every_mode
-from rag.results import SearchMode, SearchResult
-from rag.retrieval import SearchOptions
+from rag.results import SearchMode, SearchOptions, SearchResult
 from rag.safe_text import escape_markdown
+from rag.search.every_mode import search_every_mode
 
 library, _, retriever = engine()
 TITLES = {
@@ -22,7 +21,7 @@ TITLES = {
 def result_column(result: SearchResult) -> None:
     """One mode's ranked chunks with their scores."""
     st.subheader(TITLES[result.mode])
-    st.caption(f"{sum(result.timings_ms.values()):.0f} ms")
+    st.caption(f"{result.timings.total_ms:.0f} ms")
     if not result.chunks:
         st.info("Nothing found in this mode.")
     for chunk in result.chunks:

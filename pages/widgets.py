@@ -12,10 +12,9 @@ import streamlit as st
 from rag.answers import Answer
 from rag.citations import Citation
 from rag.distances import Distance
-from rag.library import Library
-from rag.results import NOT_RETURNED, Fusion, ScoredChunk
-from rag.retrieval import SearchOptions
+from rag.results import NOT_RETURNED, Fusion, ScoredChunk, SearchOptions
 from rag.safe_text import escape_markdown, highlight_terms, query_terms
+from rag.stores.library import Library
 
 SCORE_NAMES = {"vector": "Vector", "bm25": "BM25", "fused": "Fused"}
 FUSION_NAMES = {

@@ -9,6 +9,9 @@ from rag.citations import Citation
 from rag.results import ScoredChunk
 from rag.safe_text import safe_markdown
 
+# (role, content) with role "system", "user" or "assistant".
+Message = tuple[str, str]
+
 
 class AnswerKind(StrEnum):
     """How the answer's text came about."""

@@ -1,8 +1,8 @@
-"""What retrieval returns: every chunk with every score, its kind, scale and rank."""
+"""How to search and what retrieval returns: every chunk with every score, its kind and rank."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 
@@ -26,6 +26,40 @@ class VectorIndex(StrEnum):
 
     HNSW = "hnsw"
     BINARY = "binary"
+
+
+# The constant from Cormack et al. (2009); it damps the weight of the very first ranks.
+DEFAULT_RRF_K = 60
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search. Minimum scores apply to each retriever's own list before fusion."""
+
+    mode: SearchMode = SearchMode.HYBRID
+    k: int = 5
+    # Relative score fusion: it keeps how sure each retriever is, which RRF's ranks discard
+    # (Bruch et al. 2023, "An Analysis of Fusion Functions for Hybrid Retrieval"; measured on
+    # SciFact in BENCHMARKS.md).
+    fusion: Fusion = Fusion.RELATIVE
+    rrf_k: int = DEFAULT_RRF_K
+    vector_weight: float = 1.0
+    bm25_weight: float = 1.0
+    doc_ids: tuple[str, ...] = ()
+    min_vector: float | None = None
+    min_bm25: float | None = None
+    min_fused: float | None = None
+    # Each retriever proposes this many candidates (at least k) before fusion.
+    candidates: int = 50
+    # BINARY: sign bits in memory, candidates rescored in float32 (rag.binary_index).
+    vector_index: VectorIndex = VectorIndex.HNSW
+
+    def __post_init__(self) -> None:
+        if self.k < 1:
+            raise ValueError("k must be at least 1")
+        object.__setattr__(self, "mode", SearchMode(self.mode))
+        object.__setattr__(self, "fusion", Fusion(self.fusion))
+        object.__setattr__(self, "vector_index", VectorIndex(self.vector_index))
 
 
 @dataclass(frozen=True)
@@ -104,13 +138,33 @@ class ScoredChunk:
 
 
 @dataclass(frozen=True)
+class SearchTimings:
+    """Milliseconds each step of one search took; None for a step that did not run.
+
+    BM25 runs beside query embedding and vector search, so the steps overlap; `total_ms` is
+    the wall time of the whole search.
+    """
+
+    embed_ms: float | None = None
+    vector_ms: float | None = None
+    bm25_ms: float | None = None
+    # Fusion, and reading the fused top-k chunks from the store.
+    fusion_ms: float | None = None
+    total_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """The steps that ran, by name (as `--json` prints them)."""
+        return {name: ms for name, ms in asdict(self).items() if ms is not None}
+
+
+@dataclass(frozen=True)
 class SearchResult:
     """The chunks found for a query, how they were found, and how long each step took."""
 
     query: str
     mode: SearchMode
     chunks: tuple[ScoredChunk, ...]
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings: SearchTimings = field(default_factory=SearchTimings)
 
     def as_dict(self) -> dict:
         """JSON-friendly form, as `python -m rag.search --json` prints it."""
@@ -118,5 +172,5 @@ class SearchResult:
             "query": self.query,
             "mode": self.mode.value,
             "results": [chunk.as_dict() for chunk in self.chunks],
-            "timings_ms": self.timings_ms,
+            "timings_ms": self.timings.as_dict(),
         }

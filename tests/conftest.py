@@ -10,9 +10,10 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from rag.config import Settings, load_settings
-from rag.embeddings import Embedder, make_embedder
-from rag.library import Library
-from rag.retrieval import Retriever
+from rag.engine import open_engine
+from rag.providers.embeddings import Embedder, make_embedder
+from rag.search.retriever import Retriever
+from rag.stores.library import Library
 
 ROOT = Path(__file__).resolve().parent.parent
 # ../shared/data beside the checkout (CI and development here), or RAG_TEST_DATA.
@@ -32,6 +33,17 @@ def _offline_defaults() -> None:
 
 
 _offline_defaults()
+
+# Each folder of tests is one kind; its marker selects it (`pytest -m unit`).
+KINDS = ("unit", "contracts", "integration", "app", "browser", "faults")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test with the kind its folder holds."""
+    for item in items:
+        kind = item.path.parent.name
+        if kind in KINDS:
+            item.add_marker(kind)
 
 
 def pdf(name: str) -> Path:
@@ -62,7 +74,7 @@ def make_library(
 
     def open_library(**overrides) -> Library:
         settings = base_settings.with_overrides(**{"data_dir": tmp_path / "data", **overrides})
-        return Library.open(settings, embedder)
+        return open_engine(settings, embedder).library
 
     return open_library
 

@@ -1,0 +1,98 @@
+"""What ingestion takes and reports: files to read, text documents, and each file's outcome."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from ingest.parsing import SUPPORTED_SUFFIXES
+from rag.documents import DocumentRecord
+
+
+class FileStatus(StrEnum):
+    """How ingesting one file ended."""
+
+    INGESTED = "ingested"
+    UNCHANGED = "unchanged"
+    REPLACED = "replaced"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """The result for one file, as the command line and the app report it.
+
+    `pages_without_text` lists every page that gave nothing to index; those of them whose
+    text layer looked like junk (a bad OCR) are also in `pages_with_junk_text`.
+    """
+
+    path: str
+    status: FileStatus
+    reason: str | None = None
+    doc_id: str | None = None
+    pages: int = 0
+    pages_without_text: tuple[int, ...] = field(default=())
+    chunks: int = 0
+    pages_with_junk_text: tuple[int, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True unless the file failed."""
+        return self.status is not FileStatus.FAILED
+
+    def as_dict(self) -> dict:
+        """JSON-friendly form."""
+        return {
+            "path": self.path,
+            "status": self.status.value,
+            "reason": self.reason,
+            "doc_id": self.doc_id,
+            "pages": self.pages,
+            "pages_without_text": list(self.pages_without_text),
+            "pages_with_junk_text": list(self.pages_with_junk_text),
+            "chunks": self.chunks,
+        }
+
+
+@dataclass(frozen=True)
+class TextDocument:
+    """A document that is already text: a name (shown as its source) and the text."""
+
+    name: str
+    text: str
+
+
+def document_id(data: bytes) -> tuple[str, str]:
+    """(doc_id, sha256): a document is identified by the hash of its bytes."""
+    digest = hashlib.sha256(data).hexdigest()
+    return digest[:20], digest
+
+
+def supported_files(paths: Sequence[Path]) -> list[Path]:
+    """The given files, and the supported files inside the given folders, in name order."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = (p for p in sorted(path.rglob("*")) if p.is_file())
+            found += [p for p in inside if p.suffix.lower() in SUPPORTED_SUFFIXES]
+        elif path.is_file():
+            found.append(path)
+    return found
+
+
+def outcome_of(
+    name: str, status: FileStatus, record: DocumentRecord, junk_pages: tuple[int, ...] = ()
+) -> IngestOutcome:
+    """The outcome of a file that is now (or already was) in the library as `record`."""
+    return IngestOutcome(
+        path=name,
+        status=status,
+        doc_id=record.doc_id,
+        pages=record.pages,
+        pages_without_text=record.pages_without_text,
+        chunks=record.chunks,
+        pages_with_junk_text=junk_pages,
+    )

@@ -1,0 +1,56 @@
+"""The composition root: the engine built from settings, in one place.
+
+Pages, command lines, benchmarks and test fixtures all open the engine here, so the stores,
+the embedding model and the chat model are wired the same way everywhere. Ingestion (the
+`ingest` package) builds on the engine's library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rag.chat.flow import ChatEngine, ModelFactory
+from rag.config import Settings
+from rag.providers.chat_model import make_chat_model
+from rag.providers.embeddings import Embedder
+from rag.search.retriever import Retriever
+from rag.stores.library import Library
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The library, the retriever over it and the chat flow; thread-safe, shared by sessions."""
+
+    library: Library
+    retriever: Retriever
+    chat: ChatEngine
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the engine was opened with."""
+        return self.library.settings
+
+    def close(self) -> None:
+        """Release the data folder (the single-writer lock) and the stores."""
+        self.library.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+
+def open_engine(
+    settings: Settings,
+    embedder: Embedder | None = None,
+    model_factory: ModelFactory = make_chat_model,
+) -> Engine:
+    """Open the library named by `settings` and wire the retriever and chat flow to it.
+
+    `embedder` reuses a loaded model (the app keeps one across data folders); by default the
+    settings' model is loaded. `model_factory` builds the chat model for each question.
+    """
+    library = Library.open(settings, embedder)
+    retriever = Retriever(library)
+    return Engine(library, retriever, ChatEngine(library, retriever, settings, model_factory))

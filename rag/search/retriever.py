@@ -1,0 +1,150 @@
+"""Search the library by vector, BM25 or both fused, and label every score."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from rag.documents import doc_id_of
+from rag.results import (
+    BM25_SCORE,
+    FUSED_SCORES,
+    Fusion,
+    Score,
+    ScoredChunk,
+    SearchMode,
+    SearchOptions,
+    SearchResult,
+    SearchTimings,
+    VectorIndex,
+)
+from rag.search.fusion import reciprocal_rank_fusion, relative_score_fusion
+from rag.stores.library import Library
+
+# Hits of one retriever, ranked: (chunk id, score) best first.
+Ranked = list[tuple[str, float]]
+
+
+class Retriever:
+    """Runs searches against a library; safe to share between threads."""
+
+    def __init__(self, library: Library) -> None:
+        self._library = library
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
+
+    @property
+    def library(self) -> Library:
+        """The library this retriever searches."""
+        return self._library
+
+    def search(self, query: str, options: SearchOptions | None = None) -> SearchResult:
+        """The top-k chunks for `query` with every score, its kind and rank."""
+        options = options or SearchOptions()
+        began = time.perf_counter()
+        # Filled by the steps as they run (BM25 in another thread), then frozen.
+        timings: dict[str, float] = {}
+        visible = self._library.visible_ids()
+        doc_ids = tuple(d for d in options.doc_ids if d in visible) or None
+        if options.doc_ids and doc_ids is None:
+            return SearchResult(query, options.mode, ())
+        fetch = max(options.candidates, options.k)
+        lexical = None
+        if options.mode is not SearchMode.VECTOR:
+            lexical = self._pool.submit(
+                _timed, timings, "bm25_ms", self._bm25, query, fetch, doc_ids
+            )
+        vector: Ranked = []
+        if options.mode is not SearchMode.BM25:
+            vector = self._vector(query, fetch, doc_ids, options.vector_index, timings)
+        bm25 = lexical.result() if lexical else []
+        vector = _visible(vector, visible, options.min_vector)
+        bm25 = _visible(bm25, visible, options.min_bm25)
+        started = time.perf_counter()
+        chunks = self._fuse(vector, bm25, options)
+        timings["fusion_ms"] = _ms_since(started)
+        timings["total_ms"] = _ms_since(began)
+        return SearchResult(query, options.mode, chunks, SearchTimings(**timings))
+
+    def _vector(
+        self, query: str, n: int, doc_ids, index: VectorIndex, timings: dict[str, float]
+    ) -> Ranked:
+        library = self._library
+        vector = _timed(timings, "embed_ms", library.embedder.embed_query, query)
+        if index is VectorIndex.BINARY:
+            search = partial(library.binary_index().search, library.vectors)
+            doc_ids = set(doc_ids) if doc_ids else None
+        else:
+            search = library.vectors.query
+        hits = _timed(timings, "vector_ms", search, vector, n, doc_ids)
+        return [(hit.chunk_id, hit.similarity) for hit in hits]
+
+    def _bm25(self, query: str, n: int, doc_ids) -> Ranked:
+        return [
+            (hit.chunk_id, hit.score) for hit in self._library.lexical.search(query, n, doc_ids)
+        ]
+
+    def _fuse(
+        self, vector: Ranked, bm25: Ranked, options: SearchOptions
+    ) -> tuple[ScoredChunk, ...]:
+        weights = {"vector": options.vector_weight, "bm25": options.bm25_weight}
+        if options.fusion is Fusion.RELATIVE:
+            lists = {"vector": vector, "bm25": bm25}
+            fused = relative_score_fusion(lists, weights, window=options.candidates)
+        else:
+            rankings = {"vector": [c for c, _ in vector], "bm25": [c for c, _ in bm25]}
+            fused = reciprocal_rank_fusion(rankings, weights, options.rrf_k)
+        if options.min_fused is not None:
+            fused = [(c, s) for c, s in fused if s >= options.min_fused]
+        top = fused[: options.k]
+        stored = self._library.vectors.get_chunks([c for c, _ in top])
+        distance = self._library.vectors.distance
+        vector_scores = {
+            chunk_id: Score(distance.kind, distance.shown(similarity), rank)
+            for rank, (chunk_id, similarity) in enumerate(vector, start=1)
+        }
+        bm25_scores = _scores(bm25, BM25_SCORE)
+        hybrid = options.mode is SearchMode.HYBRID
+        return tuple(
+            ScoredChunk(
+                rank=rank,
+                chunk_id=chunk_id,
+                doc_id=stored[chunk_id].doc_id,
+                source=stored[chunk_id].source,
+                page_start=stored[chunk_id].page_start,
+                page_end=stored[chunk_id].page_end,
+                text=stored[chunk_id].text,
+                vector=vector_scores.get(chunk_id),
+                bm25=bm25_scores.get(chunk_id),
+                fused=Score(FUSED_SCORES[options.fusion], score, rank) if hybrid else None,
+            )
+            for rank, (chunk_id, score) in enumerate(
+                ((c, s) for c, s in top if c in stored), start=1
+            )
+        )
+
+
+def _visible(ranked: Ranked, visible: set[str], minimum: float | None) -> Ranked:
+    """Drop chunks of documents that are not published, and scores under the minimum."""
+    return [
+        (chunk_id, score)
+        for chunk_id, score in ranked
+        if doc_id_of(chunk_id) in visible and (minimum is None or score >= minimum)
+    ]
+
+
+def _scores(ranked: Ranked, kind) -> dict[str, Score]:
+    return {chunk_id: Score(kind, score, rank) for rank, (chunk_id, score) in enumerate(ranked, 1)}
+
+
+def _timed(timings: dict[str, float], name: str, function: Callable, *args):
+    started = time.perf_counter()
+    try:
+        return function(*args)
+    finally:
+        timings[name] = _ms_since(started)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,118 @@
+"""The whole app in headless Chromium: `streamlit run` on 127.0.0.1 with the fake model."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import pdf
+from tests.support.browser import TIMEOUT_MS, browser, new_tab, require_chromium, running_app
+from tests.support.fake_llm import FakeLLM
+from tests.support.helpers import ROOT
+
+OUTPUT = ROOT / "test-output"
+SCRIPT_TEXT = "Beware of the warning: <script>alert(1)</script> must show as text."
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def fake_llm():
+    # Slow chunks, so the answer visibly streams.
+    with FakeLLM(chunk_delay_s=0.04) as server:
+        yield server
+
+
+@pytest.fixture
+def app_url(tmp_path, fake_llm):
+    """`streamlit run app.py` on a free port with a temporary data folder; stopped after."""
+    require_chromium()
+    env = {
+        **os.environ,
+        "RAG_DATA_DIR": str(tmp_path / "data"),
+        "RAG_CHAT_MODEL": "fake-model",
+        "OPENAI_BASE_URL": fake_llm.base_url,
+        "RAG_CHAT_MAX_RETRIES": "0",
+    }
+    with running_app(env, tmp_path / "streamlit.log") as (url, _):
+        yield url
+
+
+@pytest.fixture
+def page(app_url):
+    with browser() as chromium:
+        yield new_tab(chromium, app_url)
+
+
+def upload(page, tmp_path: Path) -> None:
+    script = tmp_path / "warning.txt"
+    script.write_text(SCRIPT_TEXT)
+    page.get_by_role("link", name="Documents").click()
+    page.locator("input[type=file]").set_input_files([pdf("sf_minimal-document.pdf"), script])
+    page.get_by_role("button", name="Ingest").click()
+    page.get_by_text("sf_minimal-document.pdf: ingested (1 pages, 2 chunks)").wait_for()
+    page.get_by_text("warning.txt: ingested (1 pages, 1 chunks)").wait_for()
+
+
+def ask_and_watch_it_stream(page, question: str, final_text: str) -> bool:
+    """Ask; True if a partial answer (with the typing cursor) was seen before the end."""
+    box = page.get_by_placeholder("Ask about your documents")
+    box.fill(question)
+    box.press("Enter")
+    partial_seen = False
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        body = page.locator("[data-testid=stChatMessage]").all_inner_texts()
+        if any("▌" in text for text in body):
+            partial_seen = True
+        if any(final_text in text and "▌" not in text for text in body):
+            return partial_seen
+        time.sleep(0.05)
+    pytest.fail(f"the answer {final_text!r} did not appear")
+
+
+def test_upload_ask_see_citations_scores_and_script_as_text(page, fake_llm, tmp_path):
+    upload(page, tmp_path)
+    page.get_by_role("link", name="Chat").click()
+    answer = "The document is Lorem ipsum placeholder text in Latin, set in one page [1]."
+    fake_llm.reply(answer, "warning script alert", "It warns about a script tag [1].")
+    assert ask_and_watch_it_stream(page, "What is Lorem ipsum?", answer)
+    citation = page.get_by_text("[1] sf_minimal-document.pdf, p. 1")
+    citation.wait_for()
+    page.get_by_text("Sources and scores", exact=True).wait_for()
+    fused_kind = "relative score, 0..1, weighted mean of min-max scores"
+    for kind in ("cosine similarity, -1..1", "BM25, unbounded", fused_kind):
+        page.get_by_text(kind, exact=True).first.wait_for()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "chat-with-panel.png"), full_page=True)
+
+    ask_and_watch_it_stream(page, "And the warning?", "It warns about a script tag [1].")
+    page.get_by_text("[1] warning.txt, p. 1").click()
+    shown = page.get_by_text(SCRIPT_TEXT)
+    shown.first.wait_for()
+    assert page.dialogs == []
+    assert page.locator("script:text('alert(1)')").count() == 0
+    page.screenshot(path=str(OUTPUT / "chat-script-as-text.png"), full_page=True)
+
+
+def test_evaluation_page_runs_a_saved_question_set(page, tmp_path):
+    upload(page, tmp_path)
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        '{"question": "What is Lorem ipsum?", "evidence":'
+        ' [{"source": "sf_minimal-document.pdf", "page": 1}]}\n'
+    )
+    page.get_by_role("link", name="Evaluation").click()
+    page.get_by_text("Question file (JSON lines)").wait_for()
+    page.locator("input[type=file]").set_input_files([questions])
+    page.get_by_role("button", name="Save question set").click()
+    page.get_by_text("1 question", exact=True).wait_for()
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_text("Results: questions.jsonl").wait_for()
+    page.get_by_text("Past runs (1)").wait_for()
+    page.locator("[data-testid=stVegaLiteChart] .marks").first.wait_for()
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "evaluation.png"), full_page=True)

@@ -1,0 +1,102 @@
+"""The app as users reach it: `streamlit run app.py` on 127.0.0.1, and headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.support.helpers import ROOT, free_port, stop
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT_MS = 90_000
+
+
+def require_chromium() -> None:
+    """Skip, saying why, where Debian's Chromium is not installed."""
+    if not Path(CHROMIUM).is_file():
+        message = f"no Chromium at {CHROMIUM}: install Debian's chromium to run browser tests"
+        print(message)
+        pytest.skip(message)
+
+
+@contextmanager
+def running_app(
+    env: dict[str, str], log: Path, address_flag: bool = True
+) -> Iterator[tuple[str, int]]:
+    """Start the app on a free port; yields (url, port) once healthy, stops it after.
+
+    Without `address_flag` the app binds where its own configuration says.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command += ["--server.headless", "true"]
+    if address_flag:
+        command += ["--server.address", "127.0.0.1"]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log)
+        yield url, port
+    finally:
+        stop(process)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"streamlit did not become healthy:\n{log.read_text()}")
+
+
+@contextmanager
+def browser() -> Iterator[object]:
+    """A headless Chromium (Playwright's Browser); new_tab() opens sessions in it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def new_tab(chromium, url: str):
+    """A page in a fresh browser context (its own Streamlit session), opened at `url`.
+
+    Dialogs (alert, confirm) are dismissed and recorded in `tab.dialogs`.
+    """
+    context = chromium.new_context(viewport={"width": 1600, "height": 1200})
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.dialogs = []
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    tab.goto(url)
+    return tab
