@@ -50,7 +50,7 @@ def main() -> None:
     times: dict[VectorIndex, list[float]] = {i: [] for i in VectorIndex}
     recalls: dict[VectorIndex, list[float]] = {i: [] for i in VectorIndex}
     for number, query in enumerate(data.queries.values()):
-        vector = library.embedder.embed_query(query)
+        vector = library.embed_query(query)
         truth = {collection.chunk_ids[r] for r in exact_top_k(collection.vectors, vector, K).ids}
         order = list(VectorIndex) if number % 2 else list(reversed(VectorIndex))
         for which in order:

@@ -144,7 +144,7 @@ def main() -> None:
     library = open_scifact(args.data_dir, data)
     collection = read_collection_vectors(library)
     query_ids = sorted(data.queries)
-    queries = np.vstack([library.embedder.embed_query(data.queries[q]) for q in query_ids])
+    queries = np.vstack([library.embed_query(data.queries[q]) for q in query_ids])
     vectors, sources = collection.vectors, chunk_sources(library, collection)
     lines = header(collection, len(query_ids))
     methods = all_methods(vectors, args.factors)

@@ -249,7 +249,7 @@ def build_library(data_dir: Path, n: int) -> dict:
     vectors, _ = load_vectors(n, print)
     settings = settings_for(data_dir)
     library = Library.open(settings, make_embedder(settings))
-    tokens = library.embedder.count_tokens([row["text"] for row in rows])
+    tokens = library.tokenizer.count_tokens([row["text"] for row in rows])
     started = time.perf_counter()
     for doc, start in enumerate(range(0, n, DOC_CHUNKS)):
         doc_id = bench_doc_id(doc)
@@ -281,11 +281,12 @@ def build_library(data_dir: Path, n: int) -> dict:
         library.begin(record, b"")
         library.write_chunks(batch, vectors[start : start + len(batch)])
         library.publish(record)
+    stores = library.inspect_stores()
     return {
         "build_s": time.perf_counter() - started,
         "documents": len(library.documents()),
-        "vectors": library.vectors.count(),
-        "lexical": library.lexical.count(),
+        "vectors": stores.chunks.count(),
+        "lexical": stores.words.count(),
         "mean_tokens": float(np.mean(tokens)),
     }
 
@@ -296,28 +297,28 @@ def open_retriever(data_dir: Path):
     from rag.stores.library import Library
 
     settings = settings_for(data_dir)
-    library = Library.open(settings, make_embedder(settings))
-    return Retriever(library), library.embedder
+    embedder = make_embedder(settings)
+    return Retriever(Library.open(settings, embedder)), embedder
 
 
 def ours_runners(retriever) -> dict[str, Callable[[str], object]]:
     """Search functions of our Retriever, k=10: each mode with the catalog cached, and
     hybrid with the catalog re-read, as when queries come more than CATALOG_TTL_S apart.
 
-    The Library caches its list of visible documents for rag.library.CATALOG_TTL_S; each
-    function sets that before it searches, so the two cases can be interleaved.
+    The Library caches its list of visible documents for rag.stores.visibility.CATALOG_TTL_S;
+    each function sets that before it searches, so the two cases can be interleaved.
     """
-    import rag.stores.library
+    import rag.stores.visibility
     from rag.results import SearchOptions
 
-    if not hasattr(rag.library, "CATALOG_TTL_S"):
-        raise SystemExit("rag.library.CATALOG_TTL_S is gone: update ours_runners")
+    if not hasattr(rag.stores.visibility, "CATALOG_TTL_S"):
+        raise SystemExit("rag.stores.visibility.CATALOG_TTL_S is gone: update ours_runners")
 
     def searcher(mode: str, ttl_s: float) -> Callable[[str], object]:
         options = SearchOptions(mode=mode, k=K)
 
         def search(query: str) -> object:
-            rag.library.CATALOG_TTL_S = ttl_s
+            rag.stores.visibility.CATALOG_TTL_S = ttl_s
             return retriever.search(query, options)
 
         return search
@@ -716,7 +717,8 @@ def report(results: list[dict], count: int, embed_s: float, loads: list[float]) 
         " share the machine's load alike. Memory: each side alone in a fresh process, RSS"
         " after serving every query in hybrid mode.",
         "",
-        "The Library caches its list of visible documents for rag.library.CATALOG_TTL_S"
+        "The Library caches its list of visible documents for"
+        " rag.stores.visibility.CATALOG_TTL_S"
         " (1 s, embedded store; 0 with a Chroma server). 'ours' rows search with that list"
         " cached (queries less than 1 s apart); 'catalog re-read' rows re-read it on every"
         " query, as happens when a person's queries come more than 1 s apart or with a"

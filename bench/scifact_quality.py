@@ -60,10 +60,11 @@ def main() -> None:
     started = time.perf_counter()
     documents = list(read_beir_corpus(SCIFACT))
     Ingestor(library).ingest_texts(documents)
-    print(f"SciFact: {len(documents)} abstracts, {library.vectors.count()} chunks,")
+    chunks = sum(record.chunks for record in library.documents())
+    print(f"SciFact: {len(documents)} abstracts, {chunks} chunks,")
     print(f"{len(data.queries)} queries; ingest check {time.perf_counter() - started:.0f} s")
     print(f"{platform.machine()}, Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
-    print(f"{library.embedder.identity.describe()}\n")
+    print(f"{library.identity.describe()}\n")
     print("| run | " + " | ".join(BEIR_METRICS) + " | p95 ms |")
     print("|---|" + "---|" * (len(BEIR_METRICS) + 1))
     for label, result in runs(Retriever(library), data):

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from rag.documents import Chunk, chunk_id_for
+from rag.documents import CJK_CHARS, Chunk, chunk_id_for
 from rag.providers.embeddings import Embedder
-from rag.stores.lexical import CJK_CHARS
 
 PAGE_SEPARATOR = "\n\n"
 _SENTENCE_END = ".!?;:。！？"

@@ -23,8 +23,9 @@ from rag.commands.common import (
     run,
     settings_from,
 )
+from rag.documents import page_list
 from rag.engine import open_engine
-from rag.stores.library import original_path, read_catalog
+from rag.stores.collections import original_path, read_catalog
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,13 +109,8 @@ def _report(outcomes: list[IngestOutcome], as_json: bool) -> None:
     for o in outcomes:
         detail = o.reason or f"{o.pages} pages, {o.chunks} chunks"
         if o.ok and o.pages_without_text:
-            detail += f"; no text on pages {_page_list(o.pages_without_text)}"
+            detail += f"; no text on pages {page_list(o.pages_without_text, 10)}"
         print(f"{o.status.value:9}  {o.path}  ({detail})")
-
-
-def _page_list(pages: tuple[int, ...], limit: int = 10) -> str:
-    shown = ", ".join(map(str, pages[:limit]))
-    return shown + (f" and {len(pages) - limit} more" if len(pages) > limit else "")
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from signal import SIGKILL, SIGSEGV, SIGXCPU
 from subprocess import DEVNULL, PIPE
 
 from ingest.pdf_worker import too_much_text
+from rag.config import DEFAULTS
 from rag.errors import IngestError
 
 PDF_HEADER = b"%PDF-"
@@ -54,12 +55,12 @@ class ParsedFile:
 @dataclass(frozen=True)
 class ParseLimits:
     """Bounds for parsing one file: the parser process's time and memory, and how many
-    pages and characters a document may have."""
+    pages and characters a document may have. The defaults are the settings' defaults."""
 
-    timeout_s: float = 120.0
-    memory_mb: int = 1024
-    max_pages: int = 5000
-    max_chars: int = 10_000_000
+    timeout_s: float = DEFAULTS.parse_timeout_s
+    memory_mb: int = DEFAULTS.parse_memory_mb
+    max_pages: int = DEFAULTS.max_pages
+    max_chars: int = DEFAULTS.max_chars
 
     @property
     def cpu_s(self) -> int:

@@ -26,7 +26,7 @@ from ingest.parsing import (
     too_large,
 )
 from ingest.pdf_worker import too_much_text
-from rag.documents import Chunk, DocumentRecord, DocumentStatus
+from rag.documents import Chunk, DocumentRecord
 from rag.errors import IngestError, RagError
 from rag.stores.library import Library
 
@@ -54,7 +54,6 @@ class _Prepared:
     position: int
     document: _Chunked
     original: bytes
-    replaces: DocumentRecord | None
 
     @property
     def record(self) -> DocumentRecord:
@@ -106,18 +105,16 @@ class Ingestor:
         # Two sessions uploading the same file at once: the second waits, then finds it
         # unchanged, so a failure of one can never remove what the other published.
         with self._one_at_a_time(doc_id):
-            records = self._library.vectors.records()
-            same = _ready(records, lambda r: r.sha256 == sha256)
+            same = next((r for r in self._library.documents() if r.sha256 == sha256), None)
             if same is not None:
                 return outcome_of(name, FileStatus.UNCHANGED, same)
-            previous = _ready(records, lambda r: r.name == name)
             try:
                 document = self._prepare(name, data, password, doc_id, sha256)
                 self._write(document.record, data, document.chunks, progress)
-                self._library.publish(document.record, replaces=previous)
+                retired = self._library.publish(document.record)
             except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
                 return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
-        status = FileStatus.REPLACED if previous else FileStatus.INGESTED
+        status = FileStatus.REPLACED if retired else FileStatus.INGESTED
         return outcome_of(name, status, document.record, document.junk_pages)
 
     @contextmanager
@@ -145,9 +142,7 @@ class Ingestor:
         text, so an unchanged one is skipped without embedding it again; one whose text
         changed replaces the older version under its name.
         """
-        ready = [r for r in self._library.vectors.records() if r.status is DocumentStatus.READY]
-        known = {r.sha256: r for r in ready}
-        by_name = {r.name: r for r in ready}
+        known = {r.sha256: r for r in self._library.documents()}
         outcomes: dict[int, IngestOutcome] = {}
         batch: list[_Prepared] = []
         for position, document in enumerate(documents):
@@ -156,7 +151,7 @@ class Ingestor:
             if sha256 in known:
                 outcomes[position] = outcome_of(document.name, FileStatus.UNCHANGED, known[sha256])
             else:
-                prepared = self._prepare_text(position, document, data, doc_id, sha256, by_name)
+                prepared = self._prepare_text(position, document, data, doc_id, sha256)
                 if isinstance(prepared, IngestOutcome):
                     outcomes[position] = prepared
                 else:
@@ -177,14 +172,13 @@ class Ingestor:
         data: bytes,
         doc_id: str,
         sha256: str,
-        by_name: dict[str, DocumentRecord],
     ) -> _Prepared | IngestOutcome:
         parsed = ParsedFile((document.text,))
         try:
             chunked = self._chunk(document.name, parsed, len(data), doc_id, sha256)
         except IngestError as exc:
             return IngestOutcome(document.name, FileStatus.FAILED, str(exc), doc_id)
-        return _Prepared(position, chunked, data, by_name.get(document.name))
+        return _Prepared(position, chunked, data)
 
     def _write_batch(self, batch: Sequence[_Prepared]) -> dict[int, IngestOutcome]:
         """Embed, write and publish a batch; outcomes by input position."""
@@ -194,7 +188,7 @@ class Ingestor:
         try:
             self._library.begin_many([(p.record, p.original) for p in batch])
             self._index([p.record.doc_id for p in batch], chunks)
-            self._library.publish_many([(p.record, p.replaces) for p in batch])
+            retired = self._library.publish_many([p.record for p in batch])
         except RagError as exc:
             return {
                 p.position: IngestOutcome(
@@ -205,11 +199,11 @@ class Ingestor:
         return {
             p.position: outcome_of(
                 p.record.name,
-                FileStatus.REPLACED if p.replaces else FileStatus.INGESTED,
+                FileStatus.REPLACED if old else FileStatus.INGESTED,
                 p.record,
                 p.document.junk_pages,
             )
-            for p in batch
+            for p, old in zip(batch, retired, strict=True)
         }
 
     def _prepare(
@@ -236,7 +230,7 @@ class Ingestor:
             pages,
             doc_id=doc_id,
             source=name,
-            embedder=self._library.embedder,
+            embedder=self._library.tokenizer,
             size=settings.chunk_tokens,
             overlap=settings.chunk_overlap,
         )
@@ -266,21 +260,17 @@ class Ingestor:
         try:
             for start in range(0, len(chunks), WRITE_BATCH):
                 batch = chunks[start : start + WRITE_BATCH]
-                library.write_chunks(batch, library.embedder.embed_documents(_texts(batch)))
+                library.write_chunks(batch, library.embed_passages(_texts(batch)))
                 if progress:
                     progress(start + len(batch), len(chunks))
         except Exception as exc:
             for doc_id in doc_ids:
                 library.discard(doc_id)
             if isinstance(exc, RagError):
-                raise IngestError(str(exc)) from exc
+                raise  # a storage or embedding error keeps its type
             log.exception("Indexing %s failed", ", ".join(doc_ids))
             raise IngestError(f"internal error while indexing: {type(exc).__name__}") from exc
 
 
 def _texts(chunks: Sequence[Chunk]) -> list[str]:
     return [chunk.text for chunk in chunks]
-
-
-def _ready(records: Sequence[DocumentRecord], matches) -> DocumentRecord | None:
-    return next((r for r in records if r.status is DocumentStatus.READY and matches(r)), None)

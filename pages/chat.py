@@ -12,6 +12,7 @@ from rag.answers import Answer, AnswerKind
 from rag.chat.export import conversation_json, conversation_markdown
 from rag.chat.flow import HOW_TO_CONFIGURE, ChatOptions
 from rag.chat.limits import QuestionLimiter
+from rag.config import Settings
 from rag.errors import RagError
 from rag.providers.chat_model import GenerationOptions
 from rag.results import SearchMode, SearchOptions, VectorIndex
@@ -29,55 +30,75 @@ limiter: QuestionLimiter = st.session_state["question_limiter"]
 
 def sidebar_options(library: Library) -> ChatOptions:
     """The retrieval and generation settings chosen in the sidebar."""
-    settings = library.settings
     with st.sidebar:
         st.header("Retrieval")
-        mode = st.radio("Search mode", [m.value for m in SearchMode], index=2, key="mode")
-        k = st.slider("Top k", 1, 20, 5, key="k")
-        fusion = widgets.fusion_choice("fusion")
-        vector_index = st.radio(
-            "Vector index",
-            [i.value for i in VectorIndex],
-            format_func={"hnsw": "HNSW graph", "binary": "Bits + rescoring"}.get,
-            key="vector_index",
-            help="Bits + rescoring keeps 48 bytes a chunk in memory and rescores 20 candidates"
-            " per result with their float32 vectors; for large collections (see README).",
-        )
-        vector_weight = st.slider("Vector weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="vw")
-        bm25_weight = st.slider("BM25 weight (fusion)", 0.0, 3.0, 1.0, 0.1, key="bw")
-        min_vector = widgets.vector_threshold(library.vectors.distance, key="min_vector")
-        min_bm25 = st.number_input("Minimum BM25 score", 0.0, None, None, 0.5, key="min_bm25")
-        names = {d.doc_id: d.name for d in library.documents()}
-        doc_ids = st.multiselect(
-            "Only these documents", list(names), format_func=names.get, key="doc_ids"
-        )
+        search = search_options(library)
         st.header("Answer")
-        disabled = not settings.llm_configured
-        model = st.text_input("Model", settings.chat_model or "", disabled=disabled, key="model")
-        temperature = st.slider(
-            "Temperature", 0.0, 2.0, settings.chat_temperature, 0.05, disabled=disabled
-        )
-        max_tokens = st.number_input(
-            "Maximum answer tokens",
-            16,
-            settings.max_answer_tokens,
-            settings.chat_max_tokens,
-            disabled=disabled,
-            key="max_tokens",
-        )
-    search = SearchOptions(
+        generation = generation_options(library.settings)
+    return ChatOptions(search, generation)
+
+
+def search_options(library: Library) -> SearchOptions:
+    """Mode, top k, fusion, vector index, weights, minimum scores and a document filter."""
+    mode = st.radio("Search mode", [m.value for m in SearchMode], index=2, key="mode")
+    k = st.slider("Top k", 1, 20, 5, key="k")
+    fusion = widgets.fusion_choice("fusion")
+    vector_index = vector_index_choice()
+    vector_weight, bm25_weight = widgets.fusion_weights("", " (fusion)")
+    min_vector = widgets.vector_threshold(library.distance, key="min_vector")
+    min_bm25 = st.number_input("Minimum BM25 score", 0.0, None, None, 0.5, key="min_bm25")
+    doc_ids = document_filter(library)
+    return SearchOptions(
         mode=SearchMode(mode),
         k=k,
         fusion=fusion,
-        vector_index=VectorIndex(vector_index),
+        vector_index=vector_index,
         vector_weight=vector_weight,
         bm25_weight=bm25_weight,
-        doc_ids=tuple(doc_ids),
+        doc_ids=doc_ids,
         min_vector=min_vector,
         min_bm25=min_bm25,
     )
-    generation = GenerationOptions(model or None, temperature, int(max_tokens))
-    return ChatOptions(search, generation)
+
+
+def vector_index_choice() -> VectorIndex:
+    """The HNSW graph, or sign bits rescored in float32 (for large collections)."""
+    choice = st.radio(
+        "Vector index",
+        [i.value for i in VectorIndex],
+        format_func={"hnsw": "HNSW graph", "binary": "Bits + rescoring"}.get,
+        key="vector_index",
+        help="Bits + rescoring keeps 48 bytes a chunk in memory and rescores 20 candidates"
+        " per result with their float32 vectors; for large collections (see README).",
+    )
+    return VectorIndex(choice)
+
+
+def document_filter(library: Library) -> tuple[str, ...]:
+    """The documents to search in; none chosen means all."""
+    names = {d.doc_id: d.name for d in library.documents()}
+    chosen = st.multiselect(
+        "Only these documents", list(names), format_func=names.get, key="doc_ids"
+    )
+    return tuple(chosen)
+
+
+def generation_options(settings: Settings) -> GenerationOptions:
+    """Model, temperature and answer length; disabled without a configured model."""
+    disabled = not settings.llm_configured
+    model = st.text_input("Model", settings.chat_model or "", disabled=disabled, key="model")
+    temperature = st.slider(
+        "Temperature", 0.0, 2.0, settings.chat_temperature, 0.05, disabled=disabled
+    )
+    max_tokens = st.number_input(
+        "Maximum answer tokens",
+        16,
+        settings.max_answer_tokens,
+        settings.chat_max_tokens,
+        disabled=disabled,
+        key="max_tokens",
+    )
+    return GenerationOptions(model or None, temperature, int(max_tokens))
 
 
 def conversation_tools() -> None:

@@ -8,6 +8,8 @@ tests) reopens the stores without reloading the model.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -25,10 +27,8 @@ log = logging.getLogger(__name__)
 
 def settings() -> Settings:
     """The settings; a bad value stops the page with a message that names it."""
-    try:
+    with guarded():
         return load_settings()
-    except RagError as exc:
-        stop_with_error(exc)
 
 
 def engine() -> tuple[Library, Ingestor, Retriever]:
@@ -39,10 +39,8 @@ def engine() -> tuple[Library, Ingestor, Retriever]:
 
 def _shared() -> tuple[Engine, Ingestor]:
     current = settings()
-    try:
+    with guarded():
         return _open_engine(repr(current), current)
-    except RagError as exc:
-        stop_with_error(exc)
 
 
 def chat_engine() -> ChatEngine:
@@ -50,11 +48,20 @@ def chat_engine() -> ChatEngine:
     return _shared()[0].chat
 
 
-def stop_with_error(exc: Exception) -> None:
-    """Show a user-facing error (never a traceback) and stop this run of the page."""
-    log.warning("stopping the page: %s", exc)
-    st.error(str(exc))
-    st.stop()
+@contextmanager
+def guarded(stop: bool = True) -> Iterator[None]:
+    """Run the block; our own error is shown as its message (never a traceback) and logged.
+
+    Then this run of the page stops, or with `stop=False` goes on after the block (the rest
+    of the block is skipped).
+    """
+    try:
+        yield
+    except RagError as exc:
+        log.warning("%s: %s", "stopping the page" if stop else "shown to the user", exc)
+        st.error(str(exc))
+        if stop:
+            st.stop()
 
 
 @st.cache_resource(show_spinner="Loading the embedding model…")

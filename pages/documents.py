@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from ingest.files import FileStatus, IngestOutcome
-from pages.common import engine
+from pages.common import engine, guarded
+from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
 
 library, ingestor, _ = engine()
@@ -59,17 +60,14 @@ def show_outcome(outcome: IngestOutcome) -> None:
     junk = set(outcome.pages_with_junk_text)
     empty = [n for n in outcome.pages_without_text if n not in junk]
     if empty:
-        st.warning(f"{name}: no text on page(s) {_page_list(empty)} (scanned images are not read).")
+        st.warning(
+            f"{name}: no text on page(s) {page_list(empty, 20)} (scanned images are not read)."
+        )
     if junk:
         st.warning(
-            f"{name}: the text on page(s) {_page_list(sorted(junk))} looks like junk, not words"
+            f"{name}: the text on page(s) {page_list(sorted(junk), 20)} looks like junk, not words"
             " (a bad OCR?), and was left out."
         )
-
-
-def _page_list(pages: list[int], limit: int = 20) -> str:
-    shown = ", ".join(map(str, pages[:limit]))
-    return shown + (f" and {len(pages) - limit:,} more" if len(pages) > limit else "")
 
 
 def document_table(documents) -> None:
@@ -95,7 +93,8 @@ def manage(documents) -> None:
     if doc_id is None:
         return
     if st.button("Delete this document", key="delete", icon="🗑️"):
-        library.delete(doc_id)
+        with guarded():
+            library.delete(doc_id)
         st.session_state.pop("outcomes", None)
         st.toast(f"Deleted {display_name(names[doc_id])}")
         st.rerun()
@@ -104,16 +103,12 @@ def manage(documents) -> None:
     frame = pd.DataFrame(
         {
             "chunk": [c.index for c in chunks],
-            "pages": [_pages(c.page_start, c.page_end) for c in chunks],
+            "pages": [page_span(c.page_start, c.page_end) for c in chunks],
             "tokens": [c.tokens for c in chunks],
             "text": [c.text for c in chunks],
         }
     )
     st.dataframe(frame, hide_index=True, width="stretch")
-
-
-def _pages(start: int, end: int) -> str:
-    return str(start) if start == end else f"{start}-{end}"
 
 
 st.title("Documents")

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
 import pandas as pd
 import streamlit as st
 
 from pages import widgets
-from pages.common import engine
-from rag.errors import RagError
-from rag.eval.embedder_comparison import EmbedderComparison, compare_collections, list_collections
+from pages.common import engine, guarded
+from rag.eval.embedder_comparison import EmbedderComparison, compare_collections
 from rag.eval.runs import QA_METRICS, EvalReport, missing_sources
 from rag.eval.saved import EvalStore, history_rows, run_saved_set
 from rag.eval.sets import QAItem
 from rag.results import DEFAULT_RRF_K, SearchMode, SearchOptions
 from rag.safe_text import escape_markdown
+from rag.stores.collections import list_collections
 
-log = logging.getLogger(__name__)
 library, _, retriever = engine()
 store = EvalStore.of(library.settings.data_dir, library.settings.collection)
 FORMAT_HELP = (
@@ -38,13 +35,10 @@ def upload_set() -> None:
         return
     name = st.text_input("Save as", value=upload.name, key="qa_name").strip() or upload.name
     if st.button("Save question set", key="save_set"):
-        try:
+        with guarded(stop=False):
             items = store.save_set(name, upload.getvalue().decode("utf-8", errors="replace"))
-        except RagError as exc:
-            st.error(str(exc))
-            return
-        st.session_state["qa_set"] = name
-        st.toast(f"Saved {escape_markdown(name)}: {questions_label(len(items))}")
+            st.session_state["qa_set"] = name
+            st.toast(f"Saved {escape_markdown(name)}: {questions_label(len(items))}")
 
 
 def run_options() -> tuple[list[SearchMode], SearchOptions]:
@@ -55,8 +49,7 @@ def run_options() -> tuple[list[SearchMode], SearchOptions]:
     with st.expander("Search settings"):
         fusion = widgets.fusion_choice("eval_fusion")
         rrf_k = st.number_input("RRF k", 0, 1000, DEFAULT_RRF_K, key="eval_rrf_k")
-        vector_weight = st.slider("Vector weight", 0.0, 3.0, 1.0, 0.1, key="eval_vw")
-        bm25_weight = st.slider("BM25 weight", 0.0, 3.0, 1.0, 0.1, key="eval_bw")
+        vector_weight, bm25_weight = widgets.fusion_weights("eval_")
         candidates = st.number_input("Candidates per retriever", 10, 500, 50, key="eval_cand")
     options = SearchOptions(
         fusion=fusion,
@@ -105,26 +98,22 @@ def compare_embedders(
             f" `RAG_EMBED_MODEL=... RAG_COLLECTION=NEW python -m ingest reindex {current}`."
         )
         return
-    st.caption(f"This collection: {escape_markdown(library.embedder.identity.describe())}")
+    st.caption(f"This collection: {escape_markdown(library.identity.describe())}")
     other = st.selectbox(
         "Second collection", others, format_func=lambda c: c.describe(), key="cmp_collection"
     )
     if st.button("Compare", key="run_compare", disabled=not modes):
-        try:
-            with st.spinner("Searching both collections…"):
-                st.session_state["comparison"] = compare_collections(
-                    library.settings,
-                    questions,
-                    set_name,
-                    (current, other.name),
-                    modes,
-                    options,
-                    current=retriever,
-                )
-        except RagError as exc:
-            log.warning("comparison failed: %s", exc)
-            st.session_state.pop("comparison", None)
-            st.error(str(exc))
+        st.session_state.pop("comparison", None)
+        with guarded(stop=False), st.spinner("Searching both collections…"):
+            st.session_state["comparison"] = compare_collections(
+                library.settings,
+                questions,
+                set_name,
+                (current, other.name),
+                modes,
+                options,
+                current=retriever,
+            )
     comparison = st.session_state.get("comparison")
     if comparison is not None:
         show_comparison(comparison)
@@ -176,16 +165,13 @@ st.caption(FORMAT_HELP)
 set_names = store.set_names()
 chosen = st.selectbox("Question set", set_names, key="qa_set", index=None if not set_names else 0)
 if chosen is not None:
-    try:
+    with guarded():
         questions = store.load_set(chosen)
-    except RagError as exc:
-        st.error(str(exc))
-        st.stop()
     st.write(questions_label(len(questions)))
     check_sources(questions)
     modes, options = run_options()
     if st.button("Run evaluation", key="run_eval", type="primary", disabled=not modes):
-        with st.spinner("Searching…"):
+        with guarded(), st.spinner("Searching…"):
             st.session_state["eval_report"] = run_saved_set(
                 retriever, store, chosen, modes, options
             )

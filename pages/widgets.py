@@ -107,7 +107,7 @@ def trace(answer: Answer) -> None:
     for step in answer.trace:
         timing = f" · {step.ms:.0f} ms" if step.ms is not None else ""
         st.markdown(f"**{escape_markdown(step.title)}**{timing}")
-        st.json(step.detail, expanded=False)
+        st.json(step.labelled(), expanded=False)
 
 
 def fusion_choice(key: str) -> Fusion:
@@ -132,3 +132,15 @@ def vector_threshold(distance: Distance, key: str) -> float | None:
         f"Maximum {distance.kind.label} ({distance.kind.scale})", 0.0, 2.0, None, 0.05, key=key
     )
     return None if maximum is None else -maximum
+
+
+def fusion_weights(key_prefix: str, label_suffix: str = "") -> tuple[float, float]:
+    """Sliders for the vector and BM25 weights of hybrid fusion, on the defaults at first."""
+    default = SearchOptions()
+    vector = st.slider(
+        f"Vector weight{label_suffix}", 0.0, 3.0, default.vector_weight, 0.1, key=f"{key_prefix}vw"
+    )
+    bm25 = st.slider(
+        f"BM25 weight{label_suffix}", 0.0, 3.0, default.bm25_weight, 0.1, key=f"{key_prefix}bw"
+    )
+    return vector, bm25

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 
 from rag.citations import Citation
 from rag.results import ScoredChunk
@@ -11,6 +12,7 @@ from rag.safe_text import safe_markdown
 
 # (role, content) with role "system", "user" or "assistant".
 Message = tuple[str, str]
+Step = TypeVar("Step", bound="TraceStep")
 
 
 class AnswerKind(StrEnum):
@@ -29,17 +31,36 @@ def answer_markdown(text: str, kind: AnswerKind) -> str:
     return safe_markdown(text) if kind is AnswerKind.GENERATED else text
 
 
-@dataclass(frozen=True)
 class TraceStep:
-    """One stage of answering: what it did, with its settings, numbers and timing."""
+    """One stage of answering: what it did, with its settings, numbers and timing.
 
-    title: str
-    detail: dict[str, object] = field(default_factory=dict)
+    Each stage has a frozen dataclass of its own with typed fields (rag.chat.trace). A field
+    with a `label` in its metadata is shown under that label; `ms` is the stage's time.
+    """
+
+    title: ClassVar[str] = ""
     ms: float | None = None
+
+    def labelled(self) -> dict[str, object]:
+        """The details by the label people read, in field order."""
+        return {
+            item.metadata["label"]: _plain(getattr(self, item.name))
+            for item in fields(self)
+            if "label" in item.metadata
+        }
 
     def as_dict(self) -> dict:
         """JSON-friendly form."""
-        return {"title": self.title, "ms": self.ms, "detail": self.detail}
+        return {"title": self.title, "ms": self.ms, "detail": self.labelled()}
+
+
+def label(name: str, default: object = MISSING) -> Any:
+    """A dataclass field of a trace step, shown under `name`."""
+    return field(default=default, metadata={"label": name})
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,10 @@ class Answer:
     def markdown(self) -> str:
         """The text, safe to render as Markdown."""
         return answer_markdown(self.text, self.kind)
+
+    def step(self, kind: type[Step]) -> Step | None:
+        """The trace step of one kind (for example `SearchTrace`), or None if it did not run."""
+        return next((step for step in self.trace if isinstance(step, kind)), None)
 
     def source_number(self, chunk: ScoredChunk) -> int | None:
         """The [n] of a retrieved chunk if it was given to the model as a source."""

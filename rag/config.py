@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
@@ -31,7 +31,6 @@ DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
 NO_CHAT_MODEL = "none"
 # RAG_EMBED_QUERY_PREFIX=none (or RAG_EMBED_PASSAGE_PREFIX=none) turns a known prefix off.
 NO_PREFIX = "none"
-DEFAULT_AZURE_API_VERSION = "2024-10-21"
 # Chroma's own rule for collection names.
 _COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
 
@@ -84,7 +83,7 @@ class Settings:
     session_max_questions: int = 500
     azure_endpoint: str | None = None
     azure_api_key: str | None = field(default=None, repr=False)
-    azure_api_version: str = DEFAULT_AZURE_API_VERSION
+    azure_api_version: str = "2024-10-21"
 
     @property
     def llm_configured(self) -> bool:
@@ -108,6 +107,32 @@ class Settings:
         return replace(self, **changes)
 
 
+# Every default is written once, on its field above; other modules read them here.
+DEFAULTS = Settings()
+# Numeric settings: field -> (variable, minimum, maximum). The default is the field's own.
+_NUMBERS: dict[str, tuple[str, float | None, float | None]] = {
+    "embed_batch_size": ("RAG_EMBED_BATCH_SIZE", 1, None),
+    "chroma_port": ("CHROMA_PORT", 1, 65535),
+    "chunk_tokens": ("RAG_CHUNK_TOKENS", 16, None),
+    "chunk_overlap": ("RAG_CHUNK_OVERLAP", 0, None),
+    "parse_timeout_s": ("RAG_PARSE_TIMEOUT_S", 1, None),
+    "parse_memory_mb": ("RAG_PARSE_MEMORY_MB", 128, None),
+    "max_upload_mb": ("RAG_MAX_UPLOAD_MB", 1, None),
+    "max_pages": ("RAG_MAX_PAGES", 1, None),
+    "max_chars": ("RAG_MAX_CHARS", 1000, None),
+    "min_free_mb": ("RAG_MIN_FREE_MB", 0, None),
+    "chat_temperature": ("RAG_CHAT_TEMPERATURE", 0, 2),
+    "chat_max_tokens": ("RAG_CHAT_MAX_TOKENS", 16, None),
+    "chat_timeout_s": ("RAG_CHAT_TIMEOUT_S", 0.1, None),
+    "chat_max_retries": ("RAG_CHAT_MAX_RETRIES", 0, 10),
+    "context_tokens": ("RAG_CONTEXT_TOKENS", 500, None),
+    "max_question_chars": ("RAG_MAX_QUESTION_CHARS", 100, None),
+    "max_answer_tokens": ("RAG_MAX_ANSWER_TOKENS", 16, None),
+    "session_questions_per_minute": ("RAG_SESSION_QUESTIONS_PER_MINUTE", 1, None),
+    "session_max_questions": ("RAG_SESSION_MAX_QUESTIONS", 1, None),
+}
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
 ) -> Settings:
@@ -120,47 +145,46 @@ def load_settings(
 
 
 def _parse(env: _Reader) -> Settings:
-    provider = env.choice("RAG_EMBED_PROVIDER", EMBED_PROVIDERS, "fastembed")
-    chunk_tokens = env.number("RAG_CHUNK_TOKENS", int, 200, minimum=16)
-    overlap = env.number("RAG_CHUNK_OVERLAP", int, 30, minimum=0)
+    provider = env.choice("RAG_EMBED_PROVIDER", EMBED_PROVIDERS, DEFAULTS.embed_provider)
+    numbers = {
+        name: env.number(variable, getattr(DEFAULTS, name), minimum, maximum)
+        for name, (variable, minimum, maximum) in _NUMBERS.items()
+    }
+    settings = Settings(
+        data_dir=Path(env.text("RAG_DATA_DIR", str(DEFAULTS.data_dir))),
+        collection=env.collection_name("RAG_COLLECTION", DEFAULTS.collection),
+        embed_provider=provider,
+        embed_model=env.text("RAG_EMBED_MODEL", DEFAULT_EMBED_MODELS[provider]),
+        embed_model_path=env.directory("RAG_EMBED_MODEL_PATH"),
+        embed_dimensions=env.optional_number("RAG_EMBED_DIMENSIONS", minimum=1),
+        embed_query_prefix=env.prefix("RAG_EMBED_QUERY_PREFIX"),
+        embed_passage_prefix=env.prefix("RAG_EMBED_PASSAGE_PREFIX"),
+        distance=env.choice("RAG_DISTANCE", DISTANCE_NAMES, DEFAULTS.distance),
+        openai_api_key=env.optional_text("OPENAI_API_KEY"),
+        openai_base_url=env.url("OPENAI_BASE_URL"),
+        chroma_host=env.optional_text("CHROMA_HOST"),
+        **numbers,
+    )
+    settings = replace(settings, **_chat_settings(env, settings))
+    _check_together(settings)
+    return settings
+
+
+def _check_together(settings: Settings) -> None:
+    """The rules that involve more than one setting."""
+    overlap, chunk_tokens = settings.chunk_overlap, settings.chunk_tokens
     if overlap >= chunk_tokens // 2:
         raise SettingsError(
             f"RAG_CHUNK_OVERLAP must be less than half of RAG_CHUNK_TOKENS ({chunk_tokens}),"
             f" got {overlap}"
         )
-    settings = Settings(
-        data_dir=Path(env.text("RAG_DATA_DIR", "data")),
-        collection=env.collection_name("RAG_COLLECTION", "documents"),
-        embed_provider=provider,
-        embed_model=env.text("RAG_EMBED_MODEL", DEFAULT_EMBED_MODELS[provider]),
-        embed_model_path=env.directory("RAG_EMBED_MODEL_PATH"),
-        embed_dimensions=env.optional_number("RAG_EMBED_DIMENSIONS", minimum=1),
-        embed_batch_size=env.number("RAG_EMBED_BATCH_SIZE", int, 32, minimum=1),
-        embed_query_prefix=env.prefix("RAG_EMBED_QUERY_PREFIX"),
-        embed_passage_prefix=env.prefix("RAG_EMBED_PASSAGE_PREFIX"),
-        distance=env.choice("RAG_DISTANCE", DISTANCE_NAMES, "cosine"),
-        openai_api_key=env.optional_text("OPENAI_API_KEY"),
-        openai_base_url=env.url("OPENAI_BASE_URL"),
-        chroma_host=env.optional_text("CHROMA_HOST"),
-        chroma_port=env.number("CHROMA_PORT", int, 8000, minimum=1, maximum=65535),
-        chunk_tokens=chunk_tokens,
-        chunk_overlap=overlap,
-        parse_timeout_s=env.number("RAG_PARSE_TIMEOUT_S", float, 120.0, minimum=1),
-        parse_memory_mb=env.number("RAG_PARSE_MEMORY_MB", int, 1024, minimum=128),
-        max_upload_mb=env.number("RAG_MAX_UPLOAD_MB", int, 100, minimum=1),
-        max_pages=env.number("RAG_MAX_PAGES", int, 5000, minimum=1),
-        max_chars=env.number("RAG_MAX_CHARS", int, 10_000_000, minimum=1000),
-        min_free_mb=env.number("RAG_MIN_FREE_MB", int, 200, minimum=0),
-    )
-    if provider == "fastembed" and settings.embed_dimensions is not None:
+    if settings.embed_provider == "fastembed" and settings.embed_dimensions is not None:
         raise SettingsError("RAG_EMBED_DIMENSIONS is only supported with RAG_EMBED_PROVIDER=openai")
-    settings = replace(settings, **_chat_settings(env, settings))
     if settings.chat_max_tokens > settings.max_answer_tokens:
         raise SettingsError(
             f"RAG_CHAT_MAX_TOKENS ({settings.chat_max_tokens}) must not exceed"
             f" RAG_MAX_ANSWER_TOKENS ({settings.max_answer_tokens})"
         )
-    return settings
 
 
 def _chat_settings(env: _Reader, settings: Settings) -> dict[str, object]:
@@ -170,20 +194,9 @@ def _chat_settings(env: _Reader, settings: Settings) -> dict[str, object]:
         "chat_provider": provider,
         "chat_model": model,
         "chat_base_url": env.url("RAG_CHAT_BASE_URL") or settings.openai_base_url,
-        "chat_temperature": env.number("RAG_CHAT_TEMPERATURE", float, 0.1, 0, 2),
-        "chat_max_tokens": env.number("RAG_CHAT_MAX_TOKENS", int, 800, minimum=16),
-        "chat_timeout_s": env.number("RAG_CHAT_TIMEOUT_S", float, 60.0, minimum=0.1),
-        "chat_max_retries": env.number("RAG_CHAT_MAX_RETRIES", int, 2, 0, 10),
-        "context_tokens": env.number("RAG_CONTEXT_TOKENS", int, 6000, minimum=500),
-        "max_question_chars": env.number("RAG_MAX_QUESTION_CHARS", int, 4000, minimum=100),
-        "max_answer_tokens": env.number("RAG_MAX_ANSWER_TOKENS", int, 4000, minimum=16),
-        "session_questions_per_minute": env.number(
-            "RAG_SESSION_QUESTIONS_PER_MINUTE", int, 10, minimum=1
-        ),
-        "session_max_questions": env.number("RAG_SESSION_MAX_QUESTIONS", int, 500, minimum=1),
         "azure_endpoint": env.url("AZURE_OPENAI_ENDPOINT"),
         "azure_api_key": env.optional_text("AZURE_OPENAI_API_KEY"),
-        "azure_api_version": env.text("OPENAI_API_VERSION", DEFAULT_AZURE_API_VERSION),
+        "azure_api_version": env.text("OPENAI_API_VERSION", DEFAULTS.azure_api_version),
     }
 
 
@@ -236,18 +249,14 @@ class _Reader:
         return value
 
     def number(
-        self,
-        name: str,
-        kind: Callable[[str], T],
-        default: T,
-        minimum: float | None = None,
-        maximum: float | None = None,
+        self, name: str, default: T, minimum: float | None = None, maximum: float | None = None
     ) -> T:
+        """The value as the default's type (int or float), within the bounds given."""
         raw = self.optional_text(name)
         if raw is None:
             return default
         try:
-            value = kind(raw)
+            value = type(default)(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a number, got {raw!r}") from None
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -260,7 +269,7 @@ class _Reader:
     def optional_number(self, name: str, minimum: int) -> int | None:
         if self.optional_text(name) is None:
             return None
-        return self.number(name, int, 0, minimum=minimum)
+        return self.number(name, 0, minimum=minimum)
 
     def directory(self, name: str) -> Path | None:
         raw = self.optional_text(name)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+
+# Hiragana, katakana, CJK ideographs, Hangul syllables: scripts written without spaces
+# between words, which chunking and the word index both treat apart.
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 
 
 class DocumentStatus(StrEnum):
@@ -81,3 +86,19 @@ def chunk_id_for(doc_id: str, index: int) -> str:
 def doc_id_of(chunk_id: str) -> str:
     """The document a chunk id belongs to (the inverse of `chunk_id_for`)."""
     return chunk_id.rsplit("-", 1)[0]
+
+
+def page_span(start: int, end: int) -> str:
+    """ "3", or "3-4" for a chunk over several pages."""
+    return str(start) if start == end else f"{start}-{end}"
+
+
+def page_label(start: int, end: int) -> str:
+    """ "p. 3", or "pp. 3-4" for a chunk over several pages."""
+    return ("p. " if start == end else "pp. ") + page_span(start, end)
+
+
+def page_list(pages: Sequence[int], limit: int) -> str:
+    """ "1, 2, 5": the first `limit` page numbers, then how many more there are."""
+    shown = ", ".join(map(str, pages[:limit]))
+    return shown + (f" and {len(pages) - limit:,} more" if len(pages) > limit else "")

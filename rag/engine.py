@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rag.chat.flow import ChatEngine, ModelFactory
+from rag.chat.flow import ChatEngine, ModelFactory, chat_over_library
 from rag.config import Settings
 from rag.providers.chat_model import make_chat_model
 from rag.providers.embeddings import Embedder
@@ -53,4 +53,6 @@ def open_engine(
     """
     library = Library.open(settings, embedder)
     retriever = Retriever(library)
-    return Engine(library, retriever, ChatEngine(library, retriever, settings, model_factory))
+    return Engine(
+        library, retriever, chat_over_library(library, retriever, settings, model_factory)
+    )

@@ -13,6 +13,10 @@ class EmbedderMismatchError(RagError):
     """A collection was built with another embedding model than the one configured."""
 
 
+class EmbeddingError(RagError):
+    """The embedding model failed to turn texts into vectors (its API refused or failed)."""
+
+
 class StoreError(RagError):
     """The vector store or the lexical index failed or could not be reached."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
+from rag.documents import page_label
+
 
 class SearchMode(StrEnum):
     """Which retrievers run: the vector store, the lexical index, or both fused."""
@@ -119,9 +121,7 @@ class ScoredChunk:
     @property
     def pages(self) -> str:
         """ "p. 3" or "pp. 3-4"."""
-        if self.page_start == self.page_end:
-            return f"p. {self.page_start}"
-        return f"pp. {self.page_start}-{self.page_end}"
+        return page_label(self.page_start, self.page_end)
 
     def as_dict(self) -> dict:
         """JSON-friendly form; a missing score is null."""

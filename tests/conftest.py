@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from rag.engine import open_engine
 from rag.providers.embeddings import Embedder, make_embedder
 from rag.search.retriever import Retriever
 from rag.stores.library import Library
+from tests.support.fake_llm import FakeLLM
 
 ROOT = Path(__file__).resolve().parent.parent
 # ../shared/data beside the checkout (CI and development here), or RAG_TEST_DATA.
@@ -95,3 +96,14 @@ def ingestor(library: Library) -> Ingestor:
 def retriever(library: Library) -> Retriever:
     """Searches `library`."""
     return Retriever(library)
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    """A fake OpenAI-compatible server on 127.0.0.1, fresh for each test, stopped after.
+
+    A folder or module that needs it set up otherwise overrides this fixture with one that
+    takes it (`def fake_llm(fake_llm)`) and changes its script.
+    """
+    with FakeLLM() as server:
+        yield server

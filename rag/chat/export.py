@@ -50,7 +50,8 @@ def _turn(number: int, answer: Answer) -> list[str]:
         lines.append("")
     lines += ["**Trace**", ""]
     lines += [
-        f"- {step.title}: {json.dumps(step.detail, ensure_ascii=False)}" for step in answer.trace
+        f"- {step.title}: {json.dumps(step.labelled(), ensure_ascii=False)}"
+        for step in answer.trace
     ]
     lines.append("")
     return lines

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.config import Settings, load_settings
-from rag.errors import RagError
+from rag.errors import RagError, SettingsError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,12 +36,16 @@ def print_json(data: object) -> None:
 
 
 def run(command: Callable[[], int]) -> int:
-    """Run a command; our own errors become a one-line message and exit code 2."""
+    """Run a command; our own errors become a one-line message and an exit code.
+
+    A bad setting is a usage error (2, as argparse gives for bad arguments); any other of
+    our errors is a failure (1): a missing document, a store that failed, a bad input file.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return command()
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_USAGE if isinstance(exc, SettingsError) else EXIT_FAILED
     except KeyboardInterrupt:
         return 130

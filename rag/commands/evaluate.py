@@ -29,7 +29,7 @@ from rag.commands.common import (
     settings_from,
 )
 from rag.engine import open_engine
-from rag.errors import EvalDataError
+from rag.errors import EvalDataError, SettingsError
 from rag.eval.runs import EvalReport, evaluate_beir, evaluate_qa, missing_sources
 from rag.eval.sets import read_beir, read_qa
 from rag.results import Fusion, SearchMode, SearchOptions
@@ -120,8 +120,12 @@ def _load(args: argparse.Namespace, command: str, path: str) -> list[dict]:
         text=True,
         check=False,
     )
-    if done.returncode not in (EXIT_OK, EXIT_FAILED):
-        raise EvalDataError(f"could not load {path} into {args.collection} (see above)")
+    failure = f"could not load {path} into {args.collection} (see above)"
+    if done.returncode == EXIT_USAGE:
+        raise SettingsError(failure)
+    # Exit 1 with a report: some files failed; without one, the command itself failed.
+    if done.returncode not in (EXIT_OK, EXIT_FAILED) or not done.stdout.strip():
+        raise EvalDataError(failure)
     return json.loads(done.stdout)["files"]
 
 

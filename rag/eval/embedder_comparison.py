@@ -13,35 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from chromadb.api import ClientAPI
-
 from rag.config import DEFAULT_EMBED_MODELS, Settings
-from rag.documents import DocumentStatus
-from rag.errors import RagError, SettingsError, StoreError
+from rag.errors import RagError, SettingsError
 from rag.eval.runs import EvalReport, evaluate_qa, missing_sources
 from rag.eval.sets import QAItem
 from rag.providers.embeddings import Embedder, EmbedderIdentity, make_embedder
 from rag.results import SearchMode, SearchOptions
 from rag.search.retriever import Retriever
-from rag.stores.chroma import ChromaStore, connect
-from rag.stores.library import Library, collection_identity
-
-CATALOG_SUFFIX = "-catalog"
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    """A collection of the data folder: the embedder that built it and its documents."""
-
-    name: str
-    identity: EmbedderIdentity | None
-    documents: int
-
-    def describe(self) -> str:
-        """For a select box: "name: fastembed:model (384-d, cosine), 3 documents"."""
-        model = self.identity.describe() if self.identity else "no embedder recorded"
-        count = f"{self.documents} document{'' if self.documents == 1 else 's'}"
-        return f"{self.name}: {model}, {count}"
+from rag.stores.collections import recorded_identity
+from rag.stores.library import Library
 
 
 @dataclass(frozen=True)
@@ -113,41 +93,6 @@ class EmbedderComparison:
         ]
 
 
-def list_collections(settings: Settings) -> list[CollectionInfo]:
-    """The collections of the data folder (or server), by name, with their embedder."""
-    client = connect(settings)
-    collections = client.list_collections()
-    names = {c.name for c in collections}
-    found = []
-    for collection in collections:
-        base = collection.name.removesuffix(CATALOG_SUFFIX)
-        if collection.name.endswith(CATALOG_SUFFIX) and base in names:
-            continue
-        identity = EmbedderIdentity.from_metadata(collection.metadata)
-        found.append(CollectionInfo(collection.name, identity, _ready_count(client, base)))
-    return sorted(found, key=lambda info: info.name)
-
-
-def _ready_count(client: ClientAPI, name: str) -> int:
-    try:
-        records = ChromaStore.read_catalog(client, name)
-    except StoreError:
-        return 0
-    return sum(1 for r in records if r.status is DocumentStatus.READY)
-
-
-def recorded_identity(settings: Settings, collection: str) -> EmbedderIdentity:
-    """The embedder a collection was built with; StoreError if none is recorded."""
-    try:
-        chunks = connect(settings).get_collection(collection, embedding_function=None)
-    except Exception as exc:  # chromadb raises NotFoundError or ValueError by version
-        raise StoreError(f"No collection named {collection!r}") from exc
-    identity = EmbedderIdentity.from_metadata(chunks.metadata)
-    if identity is None:
-        raise StoreError(f"Collection {collection!r} was not made by this app")
-    return identity
-
-
 def embedder_for(settings: Settings, identity: EmbedderIdentity) -> Embedder:
     """The model a collection was built with, loaded from these settings' keys and paths.
 
@@ -193,18 +138,19 @@ def _model_path(settings: Settings, identity: EmbedderIdentity) -> Path | None:
     return settings.embed_model_path if usable else None
 
 
-def open_collection(settings: Settings, collection: str, loaded: Embedder | None = None) -> Library:
+def open_collection(settings: Settings, collection: str, beside: Library | None = None) -> Library:
     """Open another collection of the data folder with the embedder that built it.
 
-    `loaded` is reused when it is that embedder. Close the library when done.
+    The model of `beside`, an open library, is reused when it built that collection too.
+    Close the library when done.
     """
     identity = recorded_identity(settings, collection)
-    # The distance belongs to the collection, not to the model.
-    same = loaded is not None and replace(loaded.identity, distance=identity.distance) == identity
-    embedder = loaded if same else embedder_for(settings, identity)
     dimensions = identity.dimensions if identity.provider == "openai" else None
     opened = model_settings(settings, identity, dimensions).with_overrides(collection=collection)
-    return Library.open(opened, embedder)
+    # The distance belongs to the collection, not to the model.
+    if beside is not None and replace(beside.identity, distance=identity.distance) == identity:
+        return beside.open_other(opened)
+    return Library.open(opened, embedder_for(settings, identity))
 
 
 def compare_collections(
@@ -242,8 +188,7 @@ def _run_on(
 ) -> CollectionRun:
     if current is not None and current.library.settings.collection == collection:
         return _run(current, items, dataset, modes, options)
-    loaded = current.library.embedder if current is not None else None
-    library = open_collection(settings, collection, loaded)
+    library = open_collection(settings, collection, current.library if current else None)
     try:
         return _run(Retriever(library), items, dataset, modes, options)
     finally:
@@ -260,8 +205,8 @@ def _run(
     library = retriever.library
     report = evaluate_qa(retriever, items, dataset, modes, options)
     missing = missing_sources(items, {d.name for d in library.documents()})
-    identity = collection_identity(library.embedder, library.settings)
-    return CollectionRun(library.settings.collection, identity.describe(), report, tuple(missing))
+    identity = library.identity.describe()
+    return CollectionRun(library.settings.collection, identity, report, tuple(missing))
 
 
 def _side_by_side(first: CollectionRun, second: CollectionRun) -> tuple[QuestionRanks, ...]:

@@ -24,7 +24,6 @@ from rag.eval.metrics import (
 from rag.eval.sets import BeirSet, Evidence, QAItem
 from rag.results import ScoredChunk, SearchMode, SearchOptions
 from rag.search.retriever import Retriever
-from rag.stores.library import collection_identity
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 QA_METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10")
@@ -102,7 +101,7 @@ def search_settings(options: SearchOptions, retriever: Retriever) -> dict[str, o
     """What a run's figures depend on, recorded with the run so runs can be compared."""
     settings = retriever.library.settings
     return {
-        "embedder": collection_identity(retriever.library.embedder, settings).describe(),
+        "embedder": retriever.library.identity.describe(),
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,
         "fusion": options.fusion.value,

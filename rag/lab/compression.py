@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.lab.compression_methods import OPENAI_SHORTENED, CompressionReport, measure_compression
-from rag.lab.vector_space import read_vectors, sample_ids, visible_chunk_ids
+from rag.lab.sampling import read_unit_vectors, sample_ids
 from rag.providers.embeddings import EmbedderIdentity
 from rag.stores.library import Library
 
@@ -67,9 +67,10 @@ def read_collection_vectors(
 ) -> CollectionVectors:
     """The vectors of the visible documents' chunks; a sample of `max_vectors` of them
     (fixed `seed`) when there are more."""
-    ids = visible_chunk_ids(library)
+    reader = library.vector_reader()
+    ids = reader.visible_chunk_ids()
     chosen = ids if max_vectors is None else sample_ids(ids, max_vectors, seed=seed)
-    chunks, vectors = read_vectors(library, chosen)
+    chunks, vectors = read_unit_vectors(reader, chosen)
     return CollectionVectors(tuple(c.chunk_id for c in chunks), vectors, len(ids))
 
 
@@ -88,7 +89,7 @@ def prepare_queries(
     """
     texts = [text for text in texts if text.strip()]
     if texts:
-        vectors = np.vstack([library.embedder.embed_query(text) for text in texts])
+        vectors = np.vstack([library.embed_query(text) for text in texts])
         source = f"{len(texts)} {'query' if len(texts) == 1 else 'queries'} of yours"
         return QuerySet(vectors.astype(np.float32), source), collection
     n = len(collection.chunk_ids)
@@ -118,5 +119,5 @@ def measure_library_compression(
         oversample,
         queries.source,
         searched.describe(),
-        shortened_sizes(library.embedder.identity),
+        shortened_sizes(library.identity),
     )

@@ -15,15 +15,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from rag.distances import DistanceRow, measure_all_ways
-from rag.documents import Chunk, doc_id_of
+from rag.documents import Chunk, doc_id_of, page_label
 from rag.lab.projection import Projection, project
+from rag.lab.sampling import SEED, read_unit_vectors, sample_ids, unit
 from rag.results import SearchOptions
-from rag.stores.chroma import VectorHit
 from rag.stores.library import Library
+from rag.stores.protocols import VectorHit
 from rag.stores.storage import storage_errors
 
 DEFAULT_SAMPLE = 2_000
-SEED = 0
 PREVIEW_CHARS = 160
 PERCENTILES = (5, 25, 50, 75, 95)
 BINS = 30
@@ -43,9 +43,7 @@ class ChunkPoint:
     @property
     def pages(self) -> str:
         """ "p. 3" or "pp. 3-4"."""
-        if self.page_start == self.page_end:
-            return f"p. {self.page_start}"
-        return f"pp. {self.page_start}-{self.page_end}"
+        return page_label(self.page_start, self.page_end)
 
     @classmethod
     def of(cls, chunk: Chunk) -> ChunkPoint:
@@ -135,22 +133,6 @@ class Exploration:
 # Pure helpers ---------------------------------------------------------------------------
 
 
-def sample_ids(
-    ids: Iterable[str], limit: int, keep: Iterable[str] = (), seed: int = SEED
-) -> list[str]:
-    """At most `limit` of `ids`, drawn with a fixed seed, always with those of `keep` present.
-
-    Returns a sorted list, so the same collection gives the same sample every time.
-    """
-    ids = sorted(set(ids))
-    if len(ids) <= limit:
-        return ids
-    kept = sorted(set(keep) & set(ids))
-    others = sorted(set(ids) - set(kept))
-    drawn = np.random.default_rng(seed).choice(len(others), max(limit - len(kept), 0), False)
-    return sorted(kept + [others[i] for i in drawn])
-
-
 def score_spread(
     similarities: np.ndarray, query: str, top: Sequence[float], k: int, total: int
 ) -> ScoreSpread:
@@ -173,36 +155,16 @@ def score_spread(
     )
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
-
-
 # Reading the store ----------------------------------------------------------------------
-
-
-def visible_chunk_ids(library: Library) -> list[str]:
-    """Ids of every chunk of a visible document (ids only: cheap even for large collections)."""
-    visible = library.visible_ids()
-    with storage_errors("read the chunk ids"):
-        return [i for i in library.vectors.all_chunk_ids() if doc_id_of(i) in visible]
-
-
-def read_vectors(library: Library, chunk_ids: Sequence[str]) -> tuple[list[Chunk], np.ndarray]:
-    """Stored chunks and their unit vectors, in the order of `chunk_ids` (missing left out)."""
-    with storage_errors("read the chunk vectors"):
-        kept = library.vectors.chunks_with_vectors(chunk_ids)
-    dims = library.embedder.identity.dimensions
-    vectors = np.array([v for _, v in kept], dtype=np.float32).reshape(len(kept), dims)
-    return [c for c, _ in kept], _unit(vectors)
 
 
 def read_sample(
     library: Library, limit: int = DEFAULT_SAMPLE, keep: Iterable[str] = (), seed: int = SEED
 ) -> VectorSample:
     """At most `limit` visible chunks with their vectors; the ids in `keep` always included."""
-    ids = visible_chunk_ids(library)
-    chunks, vectors = read_vectors(library, sample_ids(ids, limit, keep, seed))
+    reader = library.vector_reader()
+    ids = reader.visible_chunk_ids()
+    chunks, vectors = read_unit_vectors(reader, sample_ids(ids, limit, keep, seed))
     return VectorSample(tuple(ChunkPoint.of(c) for c in chunks), vectors, len(ids))
 
 
@@ -212,13 +174,14 @@ def vector_top_k(library: Library, vector: np.ndarray, k: int) -> list[VectorHit
     # The same request as the retriever's vector search, so the scores agree exactly.
     fetch = max(SearchOptions().candidates, k)
     with storage_errors("search the vectors"):
-        hits = library.vectors.query(vector, fetch, None)
-    return [_as_cosine(library, h) for h in hits if doc_id_of(h.chunk_id) in visible][:k]
-
-
-def _as_cosine(library: Library, hit: VectorHit) -> VectorHit:
+        hits = library.search_vectors(vector, fetch)
     # The lab speaks in cosines whatever distance the collection ranks by (same order).
-    return replace(hit, similarity=library.vectors.distance.cosine(hit.similarity))
+    cosine = library.distance.cosine
+    return [
+        replace(h, similarity=cosine(h.similarity))
+        for h in hits
+        if doc_id_of(h.chunk_id) in visible
+    ][:k]
 
 
 # What the page calls --------------------------------------------------------------------
@@ -240,7 +203,7 @@ def explore(
     if dimensions not in (2, 3):
         raise ValueError("a map has 2 or 3 dimensions")
     query = query.strip()
-    vector = _unit(np.asarray(library.embedder.embed_query(query))) if query else None
+    vector = unit(np.asarray(library.embed_query(query))) if query else None
     hits = vector_top_k(library, vector, k) if vector is not None else []
     sample = read_sample(library, limit, keep=[h.chunk_id for h in hits])
     if not sample.size:
@@ -281,12 +244,12 @@ def nearest_neighbours(library: Library, chunk_id: str, n: int = 10) -> tuple[Ne
 
     Empty when the chunk is no longer in the library.
     """
-    chunks, vectors = read_vectors(library, [chunk_id])
+    chunks, vectors = read_unit_vectors(library.vector_reader(), [chunk_id])
     if not chunks:
         return ()
     hits = [h for h in vector_top_k(library, vectors[0], n + 1) if h.chunk_id != chunk_id][:n]
     with storage_errors("read the chunks"):
-        stored = library.vectors.get_chunks([h.chunk_id for h in hits])
+        stored = library.stored_chunks([h.chunk_id for h in hits])
     return tuple(
         Neighbour(rank, ChunkPoint.of(stored[h.chunk_id]), h.similarity)
         for rank, h in enumerate((h for h in hits if h.chunk_id in stored), start=1)
@@ -307,12 +270,11 @@ def measure_results(library: Library, query: str, k: int = 5) -> tuple[MeasuredR
     distance from the vectors as stored (not re-normalised), to show how the three relate."""
     if not query.strip():
         return ()
-    vector = library.embedder.embed_query(query)
+    vector = library.embed_query(query)
     hits = vector_top_k(library, vector, k)
-    with storage_errors("read the chunk vectors"):
-        stored = library.vectors.chunks_with_vectors([h.chunk_id for h in hits])
-    rows = measure_all_ways(vector, np.array([v for _, v in stored]).reshape(len(stored), -1))
+    chunks, vectors = library.vector_reader().read([h.chunk_id for h in hits])
+    rows = measure_all_ways(vector, vectors)
     return tuple(
         MeasuredResult(rank, ChunkPoint.of(chunk), row)
-        for rank, ((chunk, _), row) in enumerate(zip(stored, rows, strict=True), start=1)
+        for rank, (chunk, row) in enumerate(zip(chunks, rows, strict=True), start=1)
     )

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import EmbedderMismatchError, RagError, SettingsError
+from rag.errors import EmbedderMismatchError, EmbeddingError, SettingsError
 from rag.providers.prefixes import Prefixes, resolve_prefixes
 
 Offsets = list[tuple[int, int]]
@@ -232,7 +232,9 @@ class OpenAIEmbedder:
         try:
             response = self._client.embeddings.create(model=self._model, input=texts, **extra)
         except openai.OpenAIError as exc:
-            raise RagError(f"The embeddings API failed for model {self._model!r}: {exc}") from exc
+            raise EmbeddingError(
+                f"The embeddings API failed for model {self._model!r}: {exc}"
+            ) from exc
         vectors = np.array([item.embedding for item in response.data], dtype=np.float32)
         # Shortened vectors are not unit length; normalise so cosine and dot agree.
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 
 from rag.documents import doc_id_of
 from rag.results import (
@@ -71,19 +70,12 @@ class Retriever:
         self, query: str, n: int, doc_ids, index: VectorIndex, timings: dict[str, float]
     ) -> Ranked:
         library = self._library
-        vector = _timed(timings, "embed_ms", library.embedder.embed_query, query)
-        if index is VectorIndex.BINARY:
-            search = partial(library.binary_index().search, library.vectors)
-            doc_ids = set(doc_ids) if doc_ids else None
-        else:
-            search = library.vectors.query
-        hits = _timed(timings, "vector_ms", search, vector, n, doc_ids)
+        vector = _timed(timings, "embed_ms", library.embed_query, query)
+        hits = _timed(timings, "vector_ms", library.search_vectors, vector, n, doc_ids, index)
         return [(hit.chunk_id, hit.similarity) for hit in hits]
 
     def _bm25(self, query: str, n: int, doc_ids) -> Ranked:
-        return [
-            (hit.chunk_id, hit.score) for hit in self._library.lexical.search(query, n, doc_ids)
-        ]
+        return [(hit.chunk_id, hit.score) for hit in self._library.search_words(query, n, doc_ids)]
 
     def _fuse(
         self, vector: Ranked, bm25: Ranked, options: SearchOptions
@@ -98,8 +90,8 @@ class Retriever:
         if options.min_fused is not None:
             fused = [(c, s) for c, s in fused if s >= options.min_fused]
         top = fused[: options.k]
-        stored = self._library.vectors.get_chunks([c for c, _ in top])
-        distance = self._library.vectors.distance
+        stored = self._library.stored_chunks([c for c, _ in top])
+        distance = self._library.distance
         vector_scores = {
             chunk_id: Score(distance.kind, distance.shown(similarity), rank)
             for rank, (chunk_id, similarity) in enumerate(vector, start=1)

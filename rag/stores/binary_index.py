@@ -7,20 +7,22 @@ keeps recall@10 at 0.977 against exact float32 search with an oversampling of 20
 (BENCHMARKS.md, section 6), so it is offered beside the HNSW graph, not instead of it.
 
 The index covers every stored chunk; retrieval drops chunks of unpublished documents as it
-does for the other indexes. The library rebuilds it after any change, on the next search
-that asks for it: a full read of the collection's vectors, so it suits collections that
-change less often than they are searched.
+does for the other indexes. `KeptBinaryIndex` rebuilds it after any change, on the next
+search that asks for it: a full read of the collection's vectors, so it suits collections
+that change less often than they are searched.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.documents import doc_id_of
-from rag.stores.chroma import ChromaStore, VectorHit
 from rag.stores.codecs import BinaryVectors, fit_binary
+from rag.stores.protocols import ChunkIndex, VectorHit
+from rag.stores.storage import storage_errors
 
 # Candidates per result to rescore: the smallest factor with recall@10 >= 0.95 on SciFact.
 OVERSAMPLE = 20
@@ -35,12 +37,12 @@ class BinaryIndex:
     codes: BinaryVectors
 
     @classmethod
-    def build(cls, store: ChromaStore, dimensions: int) -> BinaryIndex:
+    def build(cls, store: ChunkIndex, dimensions: int) -> BinaryIndex:
         """Read every stored vector, a page at a time, keeping only its bits."""
         encoder = fit_binary(np.zeros((0, dimensions), np.float32))
         ids: list[str] = []
         pages = [encoder.bits]
-        for page_ids, vectors in store.iter_vectors():
+        for page_ids, vectors in store.vector_pages():
             ids += page_ids
             pages.append(encoder.encode(vectors.reshape(len(page_ids), dimensions)))
         doc_ids = np.array([doc_id_of(i) for i in ids], dtype=object)
@@ -53,7 +55,7 @@ class BinaryIndex:
 
     def search(
         self,
-        store: ChromaStore,
+        store: ChunkIndex,
         query: np.ndarray,
         n: int,
         doc_ids: set[str] | None = None,
@@ -62,7 +64,7 @@ class BinaryIndex:
         """The `n` nearest chunks: candidates by Hamming distance, ranked by float32."""
         rows = self._candidates(query, n * oversample, doc_ids)
         candidates = [self.chunk_ids[row] for row in rows]
-        vectors = store.vectors_of(candidates)
+        vectors = store.vectors(candidates)
         scored = [(chunk_id, float(vectors[chunk_id] @ query)) for chunk_id in vectors]
         scored.sort(key=lambda pair: pair[1], reverse=True)
         distance = store.distance
@@ -74,3 +76,31 @@ class BinaryIndex:
             rows = rows[np.isin(self.doc_ids, list(doc_ids))]
         subset = BinaryVectors(self.codes.bits[rows], self.codes.thresholds)
         return rows[subset.search(np.asarray(query, np.float32), count).ids]
+
+
+class KeptBinaryIndex:
+    """The binary index of one chunk index, built on first use and dropped on any change;
+    safe to share between threads."""
+
+    def __init__(self, store: ChunkIndex, dimensions: int) -> None:
+        self._store = store
+        self._dimensions = dimensions
+        self._lock = threading.Lock()
+        self._index: BinaryIndex | None = None
+
+    def current(self) -> BinaryIndex:
+        """The index of the vectors stored now, built if a change dropped it."""
+        with self._lock:
+            if self._index is None:
+                with storage_errors("read the vectors"):
+                    self._index = BinaryIndex.build(self._store, self._dimensions)
+            return self._index
+
+    def drop(self) -> None:
+        """Forget the index: the stored vectors changed."""
+        with self._lock:
+            self._index = None
+
+    def search(self, query: np.ndarray, n: int, doc_ids: set[str] | None = None) -> list[VectorHit]:
+        """The `n` nearest chunks by bits, rescored with their stored vectors."""
+        return self.current().search(self._store, query, n, doc_ids)

@@ -1,14 +1,14 @@
-"""Chroma, embedded or as a server: the chunk vectors and the document catalog.
+"""Chroma, embedded or as a server: the chunk index and the catalog of each collection.
 
-Two collections per name: `<name>` holds one record per chunk (vector, text, metadata);
-`<name>-catalog` holds one record per document. The catalog lives in Chroma too, so that
-several app processes sharing a Chroma server share one list of documents.
+Two Chroma collections per name: `<name>` holds one record per chunk (vector, text,
+metadata) and records the embedder that made its vectors; `<name>-catalog` holds one record
+per document. The catalog lives in Chroma too, so that several app processes sharing a
+Chroma server share one list of documents.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import chromadb
@@ -21,22 +21,17 @@ from rag.distances import DISTANCES
 from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.errors import StoreError
 from rag.providers.embeddings import EmbedderIdentity
+from rag.stores.protocols import VectorHit
 
 # HNSW graph settings, fixed when a collection is created. Chroma's defaults (M=16,
 # ef_search=100) lose recall on large collections; these keep vector recall@10 near exact
 # search while a query stays in single-digit milliseconds (see BENCHMARKS.md). The space
 # (cosine, inner product or l2) comes from the collection's distance.
 HNSW_SETTINGS = {"max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
+CATALOG_SUFFIX = "-catalog"
 # Chroma needs a vector on every record; catalog records are never searched by vector.
 _CATALOG_VECTOR = [1.0]
-
-
-@dataclass(frozen=True)
-class VectorHit:
-    """A chunk id and its similarity to the query: higher is closer (see rag.distances)."""
-
-    chunk_id: str
-    similarity: float
+_CHUNK_FIELDS = ["documents", "metadatas"]
 
 
 def connect(settings: Settings, folder: Path | None = None) -> ClientAPI:
@@ -61,46 +56,76 @@ def connect(settings: Settings, folder: Path | None = None) -> ClientAPI:
         raise StoreError(f"Could not open the document store in {where}: {exc}") from exc
 
 
-class ChromaStore:
-    """Chunk vectors and the catalog of one collection."""
+# Other collections of the client, read without opening them -----------------------------
+
+
+def collection_names(client: ClientAPI) -> list[str]:
+    """The collections of chunks, by name (the catalog beside each one left out)."""
+    names = {collection.name for collection in client.list_collections()}
+    return sorted(
+        name
+        for name in names
+        if not (name.endswith(CATALOG_SUFFIX) and name.removesuffix(CATALOG_SUFFIX) in names)
+    )
+
+
+def collection_metadata(client: ClientAPI, name: str) -> dict:
+    """What a collection of chunks records about itself (its embedder); StoreError if there
+    is no such collection."""
+    return dict(_existing(client, name).metadata or {})
+
+
+def catalog_records(client: ClientAPI, name: str) -> list[DocumentRecord]:
+    """Every record of a collection's catalog; StoreError if it has none."""
+    return _records_of(_existing(client, name + CATALOG_SUFFIX))
+
+
+def _existing(client: ClientAPI, name: str) -> Collection:
+    try:
+        return client.get_collection(name, embedding_function=None)
+    except Exception as exc:  # chromadb raises NotFoundError or ValueError by version
+        raise StoreError(f"No collection named {name.removesuffix(CATALOG_SUFFIX)!r}") from exc
+
+
+# The chunk index ------------------------------------------------------------------------
+
+
+class ChromaChunkIndex:
+    """The chunks of one collection with their vectors (a `ChunkIndex`)."""
 
     def __init__(self, client: ClientAPI, name: str, identity: EmbedderIdentity) -> None:
-        self._client = client
         self._max_batch = client.get_max_batch_size()
         self.distance = DISTANCES[identity.distance]
-        self.chunks = self._open_chunks(name, identity)
-        self.catalog = client.get_or_create_collection(f"{name}-catalog", embedding_function=None)
-
-    def _open_chunks(self, name: str, identity: EmbedderIdentity) -> Collection:
-        collection = self._client.get_or_create_collection(
+        self._chunks = client.get_or_create_collection(
             name,
             embedding_function=None,
             metadata=identity.as_metadata(),
             configuration={"hnsw": {**HNSW_SETTINGS, "space": self.distance.space}},
         )
-        stored = EmbedderIdentity.from_metadata(collection.metadata)
+        stored = EmbedderIdentity.from_metadata(self._chunks.metadata)
         if stored is None:
             raise StoreError(f"Collection '{name}' was not made by this app (no embedder recorded)")
         identity.check_matches(stored, name)
-        return collection
 
-    # Chunks -------------------------------------------------------------------------------
-
-    def add_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write chunks in batches under Chroma's maximum; upsert makes re-runs harmless."""
         for start in range(0, len(chunks), self._max_batch):
             batch = chunks[start : start + self._max_batch]
-            self.chunks.upsert(
+            self._chunks.upsert(
                 ids=[c.chunk_id for c in batch],
                 embeddings=vectors[start : start + len(batch)],
                 documents=[c.text for c in batch],
                 metadatas=[c.metadata() for c in batch],
             )
 
-    def query(self, vector: np.ndarray, n: int, doc_ids: Sequence[str] | None) -> list[VectorHit]:
+    def query(
+        self, vector: np.ndarray, n: int, doc_ids: Sequence[str] | None = None
+    ) -> list[VectorHit]:
         """The `n` nearest chunks, optionally only from some documents."""
+        if n <= 0:
+            return []
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids else None
-        found = self.chunks.query(
+        found = self._chunks.query(
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
         return [
@@ -108,79 +133,76 @@ class ChromaStore:
             for chunk_id, distance in zip(found["ids"][0], found["distances"][0], strict=True)
         ]
 
-    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
-        """Stored chunks by id (missing ids are left out)."""
-        if not chunk_ids:
-            return {}
-        found = self.chunks.get(ids=list(chunk_ids), include=["documents", "metadatas"])
-        return _chunks_from(found)
+    def get(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """Stored chunks by id (unknown ids left out)."""
+        found: dict[str, Chunk] = {}
+        for start in range(0, len(chunk_ids), self._max_batch):
+            batch = list(chunk_ids[start : start + self._max_batch])
+            found.update(_chunks_from(self._chunks.get(ids=batch, include=_CHUNK_FIELDS)))
+        return found
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """Every stored chunk of one document, in order."""
-        found = self.chunks.get(where={"doc_id": doc_id}, include=["documents", "metadatas"])
+        found = self._chunks.get(where={"doc_id": doc_id}, include=_CHUNK_FIELDS)
         return sorted(_chunks_from(found).values(), key=lambda c: c.index)
 
-    def all_chunk_ids(self) -> list[str]:
+    def chunk_ids(self) -> list[str]:
         """Every stored chunk id, whatever its document's status (ids only: cheap)."""
-        ids: list[str] = []
-        for offset in range(0, self.chunks.count(), self._max_batch):
-            ids += self.chunks.get(include=[], limit=self._max_batch, offset=offset)["ids"]
-        return ids
-
-    def chunks_with_vectors(self, chunk_ids: Sequence[str]) -> list[tuple[Chunk, np.ndarray]]:
-        """Stored chunks with their vectors, in the order given (missing ids left out)."""
-        found: dict[str, tuple[Chunk, np.ndarray]] = {}
-        for start in range(0, len(chunk_ids), self._max_batch):
-            got = self.chunks.get(
-                ids=list(chunk_ids[start : start + self._max_batch]),
-                include=["embeddings", "documents", "metadatas"],
-            )
-            for chunk_id, vector, text, metadata in zip(
-                got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True
-            ):
-                found[chunk_id] = (Chunk.from_stored(chunk_id, text, metadata), vector)
-        return [found[i] for i in chunk_ids if i in found]
-
-    def iter_vectors(self) -> Iterator[tuple[list[str], np.ndarray]]:
-        """Every stored chunk's id and vector, a page at a time (whatever its status)."""
-        for offset in range(0, self.chunks.count(), self._max_batch):
-            page = self.chunks.get(include=["embeddings"], limit=self._max_batch, offset=offset)
-            yield page["ids"], np.asarray(page["embeddings"], dtype=np.float32)
-
-    def vectors_of(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored vectors by chunk id (missing ids left out)."""
-        found: dict[str, np.ndarray] = {}
-        for start in range(0, len(chunk_ids), self._max_batch):
-            got = self.chunks.get(
-                ids=list(chunk_ids[start : start + self._max_batch]), include=["embeddings"]
-            )
-            found.update(zip(got["ids"], np.asarray(got["embeddings"], np.float32), strict=True))
-        return found
+        return [chunk_id for page in self._pages([]) for chunk_id in page["ids"]]
 
     def chunk_counts(self) -> dict[str, int]:
-        """Chunks per document id across the whole collection (a full scan: repair only)."""
+        """Chunks per document id across the whole collection (a full scan)."""
         counts: dict[str, int] = {}
-        total = self.chunks.count()
-        for offset in range(0, total, self._max_batch):
-            page = self.chunks.get(include=["metadatas"], limit=self._max_batch, offset=offset)
+        for page in self._pages(["metadatas"]):
             for metadata in page["metadatas"]:
                 counts[metadata["doc_id"]] = counts.get(metadata["doc_id"], 0) + 1
         return counts
 
-    def delete_chunks(self, doc_id: str) -> None:
-        """Remove every chunk of a document."""
-        self.chunks.delete(where={"doc_id": doc_id})
+    def vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (unknown ids left out)."""
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(chunk_ids), self._max_batch):
+            batch = list(chunk_ids[start : start + self._max_batch])
+            got = self._chunks.get(ids=batch, include=["embeddings"])
+            found.update(zip(got["ids"], np.asarray(got["embeddings"], np.float32), strict=True))
+        return found
+
+    def vector_pages(self) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Every stored chunk's id and vector, a page at a time (whatever its status)."""
+        for page in self._pages(["embeddings"]):
+            yield page["ids"], np.asarray(page["embeddings"], dtype=np.float32)
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        """Remove every chunk of these documents."""
+        if doc_ids:
+            self._chunks.delete(where={"doc_id": {"$in": list(doc_ids)}})
 
     def count(self) -> int:
         """Chunks stored, whatever their document's status."""
-        return self.chunks.count()
+        return self._chunks.count()
 
-    # Catalog ------------------------------------------------------------------------------
+    def _pages(self, include: list) -> Iterator[dict]:
+        for offset in range(0, self._chunks.count(), self._max_batch):
+            yield self._chunks.get(include=include, limit=self._max_batch, offset=offset)
 
-    def put_records(self, records: Iterable[DocumentRecord]) -> None:
+
+# The catalog ----------------------------------------------------------------------------
+
+
+class ChromaCatalog:
+    """The document records of one collection (a `Catalog`)."""
+
+    def __init__(self, client: ClientAPI, name: str) -> None:
+        self._catalog = client.get_or_create_collection(
+            name + CATALOG_SUFFIX, embedding_function=None
+        )
+
+    def put(self, records: Iterable[DocumentRecord]) -> None:
         """Write catalog records in one call, so a replace switches versions at once."""
         records = list(records)
-        self.catalog.upsert(
+        if not records:
+            return
+        self._catalog.upsert(
             ids=[r.doc_id for r in records],
             embeddings=[_CATALOG_VECTOR] * len(records),
             metadatas=[r.metadata() for r in records],
@@ -188,31 +210,25 @@ class ChromaStore:
 
     def ready_ids(self) -> set[str]:
         """Ids of the published documents; ids only, several times cheaper than records()."""
-        found = self.catalog.get(where={"status": DocumentStatus.READY.value}, include=[])
+        found = self._catalog.get(where={"status": DocumentStatus.READY.value}, include=[])
         return set(found["ids"])
 
-    def ready_records_named(self, names: Iterable[str]) -> list[DocumentRecord]:
+    def ready_named(self, names: Iterable[str]) -> list[DocumentRecord]:
         """Published documents with one of these names."""
-        where = {"$and": [{"status": DocumentStatus.READY.value}, {"name": {"$in": list(names)}}]}
-        found = self.catalog.get(where=where, include=["metadatas"])
+        names = list(names)
+        if not names:
+            return []
+        where = {"$and": [{"status": DocumentStatus.READY.value}, {"name": {"$in": names}}]}
+        found = self._catalog.get(where=where, include=["metadatas"])
         return [DocumentRecord.from_metadata(m) for m in found["metadatas"]]
 
     def records(self) -> list[DocumentRecord]:
         """Every catalog record, whatever its status."""
-        return _records_of(self.catalog)
+        return _records_of(self._catalog)
 
-    @staticmethod
-    def read_catalog(client: ClientAPI, name: str) -> list[DocumentRecord]:
-        """The catalog of any collection, without opening (or checking) its chunks."""
-        try:
-            catalog = client.get_collection(f"{name}-catalog", embedding_function=None)
-        except Exception as exc:  # chromadb raises NotFoundError or ValueError by version
-            raise StoreError(f"No collection named {name!r}") from exc
-        return _records_of(catalog)
-
-    def delete_record(self, doc_id: str) -> None:
+    def delete(self, doc_id: str) -> None:
         """Remove a document from the catalog."""
-        self.catalog.delete(ids=[doc_id])
+        self._catalog.delete(ids=[doc_id])
 
 
 def _records_of(catalog: Collection) -> list[DocumentRecord]:

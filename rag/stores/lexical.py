@@ -10,29 +10,19 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import tantivy
 
-from rag.documents import Chunk
+from rag.documents import CJK_CHARS, Chunk
 from rag.errors import StoreError
+from rag.stores.protocols import WordHit
 
 _ANALYZER = "words"
-# Hiragana, katakana, CJK ideographs, Hangul syllables: scripts written without spaces.
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # Arabic short-vowel marks are usually left out when people type; index and query without.
 _ARABIC_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _WRITER_HEAP = 64_000_000
-
-
-@dataclass(frozen=True)
-class LexicalHit:
-    """A chunk id and its BM25 score."""
-
-    chunk_id: str
-    score: float
 
 
 def _word_analyzer() -> tantivy.TextAnalyzer:
@@ -76,7 +66,7 @@ def _schema() -> tantivy.Schema:
 
 
 class LexicalIndex:
-    """A persistent BM25 index of chunks, one tantivy index in a folder."""
+    """A persistent BM25 index of chunks, one tantivy index in a folder (a `WordIndex`)."""
 
     def __init__(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -107,7 +97,7 @@ class LexicalIndex:
                 writer.delete_documents_by_term("doc_id", doc_id)
             self._commit(writer)
 
-    def search(self, query: str, n: int, doc_ids: Sequence[str] | None = None) -> list[LexicalHit]:
+    def search(self, query: str, n: int, doc_ids: Sequence[str] | None = None) -> list[WordHit]:
         """The `n` best chunks by BM25 for free text; any words, no query syntax."""
         text_query = self._text_query(query)
         if text_query is None or n <= 0:
@@ -119,7 +109,7 @@ class LexicalIndex:
             )
         searcher = self._index.searcher()
         hits = searcher.search(text_query, limit=n, count=False).hits
-        return [LexicalHit(searcher.doc(address)["chunk_id"][0], score) for score, address in hits]
+        return [WordHit(searcher.doc(address)["chunk_id"][0], score) for score, address in hits]
 
     def chunk_counts(self) -> dict[str, int]:
         """Chunks per document id, from the index's own column of document ids."""

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from tests.app.test_pages import NOTES, app_env, start, texts, upload  # noqa: F401 (a fixture)
+from tests.app.conftest import NOTES, start, texts, upload
 
-# A fresh data folder for each test, retrieval-only (the fixture of the other page tests).
+# A fresh data folder for each test, retrieval-only (app_env, in tests/app/conftest.py).
 pytestmark = pytest.mark.usefixtures("app_env")
 
 PAGE = "pages/embedding_lab.py"

@@ -11,10 +11,10 @@ from ingest.pipeline import Ingestor
 from rag.config import load_settings
 from rag.results import SearchMode
 from rag.stores.library import Library
-from tests.app.test_pages import NOTES, app_env, start, texts, upload  # noqa: F401 (a fixture)
+from tests.app.conftest import NOTES, start, texts, upload
 from tests.support.fake_llm import FakeLLM
 
-# A fresh data folder for each test, retrieval-only (the fixture of the other page tests).
+# A fresh data folder for each test, retrieval-only (app_env, in tests/app/conftest.py).
 pytestmark = pytest.mark.usefixtures("app_env")
 
 QUESTIONS = "\n".join(

@@ -2,56 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages.common import clear_engine
+from tests.app.conftest import NOTES, start, texts, upload
 from tests.conftest import pdf
-from tests.support.fake_llm import FakeLLM
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-NOTES = (
-    b"Tantivy is a full-text search engine library written in Rust.\n\n"
-    b"Chroma stores vectors. <script>alert(1)</script>"
-)
-# Loading the model and ingesting take longer than AppTest's 3 s default.
-TIMEOUT = 90
-
-
-@pytest.fixture
-def app_env(tmp_path, monkeypatch):
-    """A fresh data folder, retrieval-only unless a test configures a model."""
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAG_CHAT_MODEL", "none")
-    monkeypatch.setenv("RAG_CHAT_MAX_RETRIES", "0")
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    clear_engine()
-    yield monkeypatch
-    clear_engine()
-
-
-@pytest.fixture
-def fake_llm(app_env):
-    with FakeLLM() as server:
-        app_env.setenv("RAG_CHAT_MODEL", "fake-model")
-        app_env.setenv("OPENAI_BASE_URL", server.base_url)
-        yield server
-
-
-def start() -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    assert not app.exception
-    return app
-
-
-def upload(app: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
-    app.switch_page("pages/documents.py").run()
-    app.file_uploader(key="uploads").set_value(list(files)).run()
-    app.button(key="ingest").click().run()
-    assert not app.exception
-    return app
 
 
 def ask(app: AppTest, question: str) -> AppTest:
@@ -59,10 +13,6 @@ def ask(app: AppTest, question: str) -> AppTest:
     app.chat_input[0].set_value(question).run()
     assert not app.exception
     return app
-
-
-def texts(elements) -> list[str]:
-    return [element.value for element in elements]
 
 
 def test_documents_page_ingests_lists_browses_and_deletes(app_env):

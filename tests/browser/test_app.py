@@ -20,10 +20,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def fake_llm():
-    # Slow chunks, so the answer visibly streams.
-    with FakeLLM(chunk_delay_s=0.04) as server:
-        yield server
+def fake_llm(fake_llm: FakeLLM) -> FakeLLM:
+    """The shared fake server with slow chunks, so the answer visibly streams."""
+    fake_llm.chunk_delay_s = 0.04
+    return fake_llm
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ import ingest.pipeline
 from ingest.pipeline import Ingestor
 from rag.config import Settings, load_settings
 from rag.providers.embeddings import Embedder, FastEmbedEmbedder, make_embedder
-from rag.stores.chroma import ChromaStore
+from rag.stores.chroma import ChromaCatalog, ChromaChunkIndex
 from rag.stores.lexical import LexicalIndex
 from rag.stores.library import Library
 
@@ -46,10 +46,10 @@ STEPS = {
     "parse": (ingest.pipeline, "parse_file"),
     "chunk": (ingest.pipeline, "chunk_pages"),
     "embed": (FastEmbedEmbedder, "embed_documents"),
-    "vector_write": (ChromaStore, "add_chunks"),
+    "vector_write": (ChromaChunkIndex, "add"),
     "lexical_write": (LexicalIndex, "add"),
     # Catalog writes: call 1 records the first document as pending, call 2 publishes it.
-    "catalog_write": (ChromaStore, "put_records"),
+    "catalog_write": (ChromaCatalog, "put"),
     "publish": (Library, "publish_many"),
     # In a fault-free run of the batch the only removal is retiring the replaced version,
     # after the catalog already shows the new one.
@@ -149,10 +149,11 @@ def _kill_self() -> None:
 def _seen_in_process(library: Library) -> dict:
     """What the faulted process itself shows: statuses, and per visible document its chunk
     count in the catalog, the vector store and the lexical index."""
-    vector_counts = library.vectors.chunk_counts()
-    lexical_counts = library.lexical.chunk_counts()
+    stores = library.inspect_stores()
+    vector_counts = stores.chunks.chunk_counts()
+    lexical_counts = stores.words.chunk_counts()
     return {
-        "statuses": sorted(r.status.value for r in library.vectors.records()),
+        "statuses": sorted(r.status.value for r in stores.catalog.records()),
         "visible": {
             r.doc_id: [r.chunks, vector_counts.get(r.doc_id, 0), lexical_counts.get(r.doc_id, 0)]
             for r in library.documents()

@@ -59,11 +59,12 @@ def verify() -> dict:
     """What a fresh process finds: documents, repairs, and chunks per index."""
     with Library.open(load_settings(env_file=None)) as library:
         expected = {d.doc_id: d.chunks for d in library.documents()}
+        stores = library.inspect_stores()
         return {
             "documents": sorted(d.name for d in library.documents()),
             "repair_clean": library.last_repair.clean,
-            "indexes_agree": library.vectors.chunk_counts()
-            == library.lexical.chunk_counts()
+            "indexes_agree": stores.chunks.chunk_counts()
+            == stores.words.chunk_counts()
             == expected,
             "search": searches(library, "hexagonal wax cells"),
         }

@@ -63,7 +63,8 @@ def test_a_killed_ingest_is_invisible_repaired_and_completed_by_a_rerun(tmp_path
     library = Library.open(settings)
     assert library.documents() == []
     assert len(library.last_repair.removed_unfinished) == 1
-    assert library.vectors.count() == library.lexical.count() == 0
+    stores = library.inspect_stores()
+    assert stores.chunks.count() == stores.words.count() == 0
     del library
 
     report = run_json("ingest", "add", str(pdf(BOOK)), data_dir=data_dir)
@@ -71,5 +72,6 @@ def test_a_killed_ingest_is_invisible_repaired_and_completed_by_a_rerun(tmp_path
     library = Library.open(settings)
     expected = {report["files"][0]["doc_id"]: report["files"][0]["chunks"]}
     assert {d.doc_id: d.chunks for d in library.documents()} == expected
-    assert library.vectors.chunk_counts() == expected
-    assert library.lexical.chunk_counts() == expected
+    stores = library.inspect_stores()
+    assert stores.chunks.chunk_counts() == expected
+    assert stores.words.chunk_counts() == expected

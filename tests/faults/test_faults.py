@@ -37,6 +37,7 @@ from rag.documents import Chunk, DocumentRecord, DocumentStatus
 from rag.providers.embeddings import Embedder
 from rag.results import Score, SearchOptions
 from rag.search.retriever import Retriever
+from rag.stores.chroma import connect
 from rag.stores.library import Library
 from tests.conftest import pdf
 from tests.faults.fault_child import (
@@ -153,15 +154,10 @@ def _folders(root: Path) -> Iterator[Path]:
 
 def _stored_chunks(library: Library, doc_id: str) -> tuple[list[Chunk], np.ndarray]:
     """A document's chunks and vectors as the vector store holds them, in order."""
-    found = library.vectors.chunks.get(
-        where={"doc_id": doc_id}, include=["embeddings", "documents", "metadatas"]
-    )
-    rows = sorted(
-        zip(found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True),
-        key=lambda row: row[2]["index"],
-    )
-    chunks = [Chunk.from_stored(chunk_id, text, meta) for chunk_id, text, meta, _ in rows]
-    return chunks, np.array([row[3] for row in rows], dtype=np.float32)
+    stored = library.inspect_stores().chunks
+    chunks = stored.chunks_of(doc_id)
+    vectors = stored.vectors([chunk.chunk_id for chunk in chunks])
+    return chunks, np.array([vectors[chunk.chunk_id] for chunk in chunks], dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +198,7 @@ def reference(tmp_path_factory, embedder: Embedder, fault_pdf: Path) -> Referenc
 def lexical_chunk_ids(library: Library) -> list[str]:
     """Every chunk id in the BM25 index, duplicates included (read from tantivy itself: the
     app only ever asks the index for counts)."""
-    searcher = library.lexical._index.searcher()
+    searcher = library.inspect_stores().words._index.searcher()
     hits = searcher.search(tantivy.Query.all_query(), limit=max(searcher.num_docs, 1)).hits
     return [searcher.doc(address)["chunk_id"][0] for _, address in hits]
 
@@ -215,7 +211,8 @@ def original_files(library: Library) -> set[str]:
 
 def assert_consistent(library: Library, reference: Reference) -> dict[str, str]:
     """Invariant 2 on an opened library; returns the visible documents, name -> doc_id."""
-    unfinished = [r for r in library.vectors.records() if r.status is not DocumentStatus.READY]
+    stores = library.inspect_stores()
+    unfinished = [r for r in stores.catalog.records() if r.status is not DocumentStatus.READY]
     assert unfinished == []
     visible = library.documents()
     names = {record.name: record.doc_id for record in visible}
@@ -224,8 +221,7 @@ def assert_consistent(library: Library, reference: Reference) -> dict[str, str]:
     for record in visible:
         assert record.chunks == len(reference.chunk_ids(record.doc_id)), record.name
         expected_ids += reference.chunk_ids(record.doc_id)
-    vector_ids = library.vectors.chunks.get(include=[])["ids"]
-    assert sorted(vector_ids) == sorted(expected_ids)
+    assert sorted(stores.chunks.chunk_ids()) == sorted(expected_ids)
     assert sorted(lexical_chunk_ids(library)) == sorted(expected_ids)  # duplicates show here
     assert original_files(library) == set(names.values())
     return names
@@ -369,8 +365,10 @@ def test_writes_below_the_hnsw_sync_threshold_survive_a_kill(tmp_path, reference
 
     library = Library.open(fault_settings(data_dir), reference.embedder)
     assert library.last_repair.clean
-    threshold = library.vectors.chunks.configuration["hnsw"]["sync_threshold"]
-    assert library.vectors.count() < threshold  # the premise: nothing was synced yet
+    settings = library.settings
+    stored = connect(settings).get_collection(settings.collection, embedding_function=None)
+    threshold = stored.configuration["hnsw"]["sync_threshold"]
+    assert stored.count() < threshold  # the premise: nothing was synced yet
     assert assert_consistent(library, reference) == reference.states[-1]
     retriever = Retriever(library)
     for doc_id in reference.states[-1].values():

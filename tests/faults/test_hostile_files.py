@@ -142,8 +142,9 @@ def test_each_file_gets_its_own_reason_in_bounded_time(case, hostile_ingestor, h
 def assert_left_nothing(library: Library, doc_id: str | None) -> None:
     """No record, no chunks in either index, no stored original."""
     assert doc_id not in {d.doc_id for d in library.documents()}
-    assert doc_id not in library.vectors.chunk_counts()
-    assert doc_id not in library.lexical.chunk_counts()
+    stores = library.inspect_stores()
+    assert doc_id not in stores.chunks.chunk_counts()
+    assert doc_id not in stores.words.chunk_counts()
     if doc_id is not None:
         assert not library.original_path(doc_id).exists()
 

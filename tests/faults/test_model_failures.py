@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from rag.chat.flow import ChatEngine
+from rag.chat.flow import ChatEngine, chat_over_library
 from rag.chat.prompts import ANSWER_SYSTEM
+from rag.chat.trace import AnswerTrace
 from rag.config import load_settings
 from rag.errors import (
     LLMAuthenticationError,
@@ -155,17 +156,17 @@ def chat_settings(base_url: str, **env: str):
 
 
 @pytest.fixture
-def fake_llm():
-    with FakeLLM() as server:
-        server.slow_s = 5 * TIMEOUT_S
-        yield server
+def fake_llm(fake_llm: FakeLLM) -> FakeLLM:
+    """The shared fake server, slow enough past the client's timeout to trip it."""
+    fake_llm.slow_s = 5 * TIMEOUT_S
+    return fake_llm
 
 
 @pytest.fixture
 def chat(library, retriever, ingestor, fake_llm, monkeypatch) -> ChatEngine:
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
     assert ingestor.ingest_bytes("notes.txt", NOTES).ok
-    return ChatEngine(library, retriever, chat_settings(fake_llm.base_url))
+    return chat_over_library(library, retriever, chat_settings(fake_llm.base_url))
 
 
 def assert_no_key(answer, caplog) -> None:
@@ -215,8 +216,7 @@ def test_a_failure_that_clears_is_retried_into_a_complete_answer(chat, fake_llm)
     answer = chat.ask("What is tantivy?").answer
     assert not answer.incomplete and answer.text == REPLY
     assert len(fake_llm.requests) == 2
-    step = next(s for s in answer.trace if s.title == "Answer")
-    assert step.detail["requests sent"] == 2
+    assert answer.step(AnswerTrace).requests_sent == 2
 
 
 def test_a_broken_stream_is_never_sent_again(chat, fake_llm):
@@ -232,7 +232,7 @@ def test_unreachable_server_is_retried_then_told(library, retriever, ingestor, c
     assert ingestor.ingest_bytes("notes.txt", NOTES).ok
     settings = chat_settings(f"http://127.0.0.1:{free_port()}/v1")
     started = time.perf_counter()
-    answer = ChatEngine(library, retriever, settings).ask("What is tantivy?").answer
+    answer = chat_over_library(library, retriever, settings).ask("What is tantivy?").answer
     elapsed = time.perf_counter() - started
     assert answer.incomplete and "Could not reach the chat model at http://127.0.0.1:" in (
         answer.error
@@ -285,7 +285,7 @@ def test_azure_content_filter_and_key_through_the_azure_client(library, retrieve
             },
             env_file=None,
         )
-        chat = ChatEngine(library, retriever, settings)
+        chat = chat_over_library(library, retriever, settings)
         fake.fail("content_filter_400", times=1)
         filtered = chat.ask("What is tantivy?").answer
         fake.fail("unauthorized", times=1)

@@ -14,7 +14,7 @@ import re
 import pytest
 
 from ingest.files import FileStatus
-from rag.chat.flow import ChatEngine, ChatOptions
+from rag.chat.flow import ChatEngine, ChatOptions, chat_over_library
 from rag.chat.prompts import ANSWER_SYSTEM
 from rag.results import SearchMode, SearchOptions
 from rag.search.retriever import Retriever
@@ -54,12 +54,6 @@ INJECTIONS = {
 
 
 @pytest.fixture
-def fake_llm():
-    with FakeLLM() as server:
-        yield server
-
-
-@pytest.fixture
 def poisoned(ingestor):
     """A library holding every injection document, all ingested."""
     files = {name: text.encode() for name, text in INJECTIONS.items()}
@@ -74,7 +68,7 @@ def _chat(library, base_settings, server) -> ChatEngine:
     settings = base_settings.with_overrides(
         chat_provider="openai", chat_model="fake-model", chat_base_url=server.base_url
     )
-    return ChatEngine(library, Retriever(library), settings)
+    return chat_over_library(library, Retriever(library), settings)
 
 
 def _system_prompt(server: FakeLLM) -> str:

@@ -119,7 +119,7 @@ class LibraryLifeCycle(RuleBasedStateMachine):
         self.library.begin(record, text.encode())
         if written:
             batch = chunks[:written]
-            self.library.write_chunks(batch, self.embedder.embed_documents([c.text for c in batch]))
+            self.library.write_chunks(batch, self.library.embed_passages([c.text for c in batch]))
 
     def prepared(self, name: str, text: str) -> tuple[DocumentRecord, list[Chunk]]:
         """The catalog record and chunks the pipeline would make for this text."""
@@ -206,7 +206,8 @@ class LibraryLifeCycle(RuleBasedStateMachine):
         must finish the deletion."""
         name = data.draw(st.sampled_from(sorted(self.model)))
         record = self.library.find(name)
-        self.library.vectors.put_records([replace(record, status=DocumentStatus.DELETING)])
+        catalog = self.library.inspect_stores().catalog
+        catalog.put([replace(record, status=DocumentStatus.DELETING)])
         self.reopen()
         del self.model[name]
 
@@ -217,7 +218,7 @@ class LibraryLifeCycle(RuleBasedStateMachine):
         shown = {r.name: r.sha256 for r in self.library.documents()}
         expected = {name: document_id(text.encode())[1] for name, text in self.model.items()}
         assert shown == expected
-        statuses = {r.status for r in self.library.vectors.records()}
+        statuses = {r.status for r in self.library.inspect_stores().catalog.records()}
         assert statuses <= {DocumentStatus.READY}
 
     @invariant()
@@ -227,7 +228,7 @@ class LibraryLifeCycle(RuleBasedStateMachine):
             for r in self.library.documents()
             for index in range(r.chunks)
         )
-        assert sorted(self.library.vectors.chunks.get(include=[])["ids"]) == expected
+        assert sorted(self.library.inspect_stores().chunks.chunk_ids()) == expected
         assert sorted(lexical_chunk_ids(self.library)) == expected  # duplicates show here
         assert original_files(self.library) == {r.doc_id for r in self.library.documents()}
 
@@ -235,7 +236,7 @@ class LibraryLifeCycle(RuleBasedStateMachine):
     def a_unique_word_finds_its_document_while_the_model_holds_it(self) -> None:
         holders = {text: name for name, text in self.model.items()}
         for word, text in self.markers.items():
-            hits = self.library.lexical.search(word, 10)
+            hits = self.library.search_words(word, 10)
             found = {doc_id_of(hit.chunk_id) for hit in hits}
             expected = {document_id(text.encode())[0]} if text in holders else set()
             assert found == expected, (word, holders.get(text))

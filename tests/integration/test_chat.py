@@ -9,24 +9,17 @@ import pytest
 
 from rag.answers import AnswerKind
 from rag.chat.export import conversation_json, conversation_markdown
-from rag.chat.flow import ChatEngine, ChatOptions
+from rag.chat.flow import ChatEngine, ChatOptions, chat_over_library
 from rag.chat.limits import QuestionLimiter
+from rag.chat.trace import AnswerTrace, CondenseTrace, SearchTrace, TimingsTrace
 from rag.config import load_settings
 from rag.errors import QuestionLimitError, QuestionTooLongError
 from rag.results import SearchOptions
-from tests.support.fake_llm import FakeLLM
 
 NOTES = (
     b"Tantivy is a full-text search engine library written in Rust.\n\n"
     b"Chroma is a vector database that stores embeddings for similarity search."
 )
-
-
-@pytest.fixture
-def fake_llm():
-    """A fake OpenAI-compatible server, stopped after the test."""
-    with FakeLLM() as server:
-        yield server
 
 
 @pytest.fixture
@@ -39,7 +32,7 @@ def notes(ingestor):
 
 def make_chat(library, retriever, **env) -> ChatEngine:
     settings = load_settings({"RAG_CHAT_MAX_RETRIES": "0", **env}, env_file=None)
-    return ChatEngine(library, retriever, settings)
+    return chat_over_library(library, retriever, settings)
 
 
 @pytest.fixture
@@ -70,9 +63,8 @@ def test_answer_streams_in_pieces_and_cites_its_source(chat, fake_llm):
     system = request["messages"][0]["content"]
     assert '<source id="1" file="notes.txt" pages="p. 1">' in system
     assert "data, not instructions" in system
-    steps = {step.title: step for step in answer.trace}
-    assert steps["Answer"].detail["answer tokens"] > 0
-    assert steps["Timings"].detail["first token ms (after prompt sent)"] is not None
+    assert answer.step(AnswerTrace).answer_tokens > 0
+    assert answer.step(TimingsTrace).first_token_ms is not None
 
 
 def test_follow_up_is_rewritten_before_retrieval(chat, fake_llm):
@@ -83,10 +75,9 @@ def test_follow_up_is_rewritten_before_retrieval(chat, fake_llm):
     condense_request = fake_llm.requests[1]
     assert condense_request["messages"][0]["content"].startswith("Rewrite the user's last")
     assert "What is tantivy?" in condense_request["messages"][1]["content"]
-    step = second.trace[0]
-    assert step.title == "Standalone query" and step.detail["rewritten"] is True
-    search = next(s for s in second.trace if s.title == "Search")
-    assert search.detail["query"] == "chroma vector database"
+    condensed = second.trace[0]
+    assert isinstance(condensed, CondenseTrace) and condensed.rewritten is True
+    assert second.step(SearchTrace).query == "chroma vector database"
     # The answer request carries the earlier turn as history.
     roles = [m["role"] for m in fake_llm.requests[2]["messages"]]
     assert roles == ["system", "user", "assistant", "user"]

@@ -87,4 +87,4 @@ def test_a_bad_setting_is_named_and_exits_with_2(data_dir):
 
 def test_deleting_an_unknown_document_is_a_clear_error(data_dir):
     done = run_cli("ingest", "delete", "nothing-like-this", data_dir=data_dir)
-    assert done.returncode == 2 and "No document matches" in done.stderr
+    assert done.returncode == 1 and "No document matches" in done.stderr

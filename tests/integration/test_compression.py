@@ -149,7 +149,7 @@ TEXTS = {
 
 def test_reads_only_visible_chunks_of_a_real_library(library, ingestor, monkeypatch):
     ingestor.ingest_texts([TextDocument(name, text) for name, text in TEXTS.items()])
-    monkeypatch.setattr(library.vectors, "_max_batch", 2)  # reads in several pages
+    monkeypatch.setattr(library.inspect_stores().chunks, "_max_batch", 2)  # several pages
     monkeypatch.setattr(ingest.pipeline, "WRITE_BATCH", 2)
     midway = []
     birds = " ".join(f"Sentence {i} explains penguins in some detail." for i in range(60))
@@ -163,8 +163,9 @@ def test_reads_only_visible_chunks_of_a_real_library(library, ingestor, monkeypa
     everything = read_collection_vectors(library)
     assert len(everything.chunk_ids) == 3 + outcome.chunks and not everything.sampled
     assert {doc_id_of(c) for c in everything.chunk_ids} == library.visible_ids()
-    stored = library.vectors.chunks.get(ids=[everything.chunk_ids[0]], include=["embeddings"])
-    assert np.allclose(everything.vectors[0], stored["embeddings"][0])
+    first = everything.chunk_ids[0]
+    stored = library.inspect_stores().chunks.vectors([first])[first]
+    assert np.allclose(everything.vectors[0], stored)
     sample = read_collection_vectors(library, max_vectors=2, seed=7)
     assert sample.sampled and len(sample.chunk_ids) == 2 and sample.visible == 3 + outcome.chunks
     assert read_collection_vectors(library, 2, seed=7).chunk_ids == sample.chunk_ids

@@ -148,5 +148,6 @@ def test_both_indexes_hold_the_same_chunks(corpus):
     library = Library.open(load_settings(env_file=None).with_overrides(data_dir=data_dir))
     assert library.last_repair.clean
     expected = {r.doc_id: r.chunks for r in library.documents()}
-    assert library.vectors.chunk_counts() == expected
-    assert library.lexical.chunk_counts() == expected
+    stores = library.inspect_stores()
+    assert stores.chunks.chunk_counts() == expected
+    assert stores.words.chunk_counts() == expected

@@ -12,6 +12,7 @@ from rag.distances import DISTANCES, measure_all_ways
 from rag.errors import EmbedderMismatchError
 from rag.results import SearchOptions
 from rag.search.retriever import Retriever
+from rag.stores.chroma import connect
 
 NOTES = {
     "bees.md": "Honey bees build hexagonal wax cells and store nectar as honey.",
@@ -73,7 +74,9 @@ def test_each_distance_ranks_alike_and_shows_its_own_scores(make_library):
     assert dot.chunks[0].vector.kind.label == "dot product"
     assert euclidean.chunks[0].vector.kind.describe() == "Euclidean distance, 0..2 for unit vectors"
     assert not euclidean.chunks[0].vector.kind.higher_is_better
-    assert library.vectors.chunks.configuration_json["hnsw"]["space"] == "l2"
+    settings = library.settings
+    stored = connect(settings).get_collection(settings.collection, embedding_function=None)
+    assert stored.configuration_json["hnsw"]["space"] == "l2"
 
     # A maximum distance is a minimum similarity of minus that distance.
     best = euclidean.chunks[0].vector.value

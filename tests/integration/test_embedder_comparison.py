@@ -7,14 +7,17 @@ to meaning. Questions that share no words with their documents separate the two.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import rag.eval.embedder_comparison as comparison_module
 from ingest.pipeline import Ingestor
 from rag.errors import SettingsError, StoreError
-from rag.eval.embedder_comparison import compare_collections, list_collections, open_collection
+from rag.eval.embedder_comparison import compare_collections, open_collection
 from rag.eval.sets import Evidence, QAItem
 from rag.search.retriever import Retriever
+from rag.stores.collections import list_collections
 from rag.stores.library import Library
 from tests.support.fake_llm import FakeLLM
 
@@ -135,8 +138,8 @@ def test_a_loaded_embedder_is_reused_for_the_collection_it_built(
     copy = settings.with_overrides(collection="minilm-copy", distance="euclidean")
     with Library.open(copy, embedder) as library:
         Ingestor(library).ingest_bytes(*ONLY_LOCAL[:1], ONLY_LOCAL[1].encode())
-    with open_collection(settings, "minilm-copy", embedder) as library:
-        assert library.embedder is embedder
+    with open_collection(settings, "minilm-copy", current.library) as library:
+        assert library.identity == replace(embedder.identity, distance="euclidean")
         assert library.settings.distance == "euclidean"
         assert [d.name for d in library.documents()] == ["glaciers.txt"]
     result = compare_collections(

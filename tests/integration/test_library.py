@@ -25,8 +25,9 @@ def _text(topic: str, sentences: int = 12) -> bytes:
 def _consistent(library) -> dict[str, int]:
     """Chunks per visible document, after checking that both indexes agree with the catalog."""
     expected = {r.doc_id: r.chunks for r in library.documents()}
-    assert library.vectors.chunk_counts() == expected
-    assert library.lexical.chunk_counts() == expected
+    stores = library.inspect_stores()
+    assert stores.chunks.chunk_counts() == expected
+    assert stores.words.chunk_counts() == expected
     return expected
 
 
@@ -95,7 +96,8 @@ def test_a_failed_save_or_publish_leaves_no_record_file_or_chunk(
     if failing == "save":
         monkeypatch.setattr("pathlib.Path.write_bytes", broken)
     else:
-        real = library.vectors.put_records
+        catalog = library.inspect_stores().catalog
+        real = catalog.put
 
         def publish_fails(records):
             records = list(records)
@@ -103,12 +105,13 @@ def test_a_failed_save_or_publish_leaves_no_record_file_or_chunk(
                 broken()
             real(records)
 
-        monkeypatch.setattr(library.vectors, "put_records", publish_fails)
+        monkeypatch.setattr(catalog, "put", publish_fails)
     outcome = ingestor.ingest_bytes("tides.txt", _text("tides"))
     assert outcome.status is FileStatus.FAILED and "disk is full" in outcome.reason
     monkeypatch.undo()
-    assert library.vectors.records() == []  # no pending record waits for a restart
-    assert library.vectors.count() == library.lexical.count() == 0
+    stores = library.inspect_stores()
+    assert stores.catalog.records() == []  # no pending record waits for a restart
+    assert stores.chunks.count() == stores.words.count() == 0
     assert not library.original_path(outcome.doc_id).exists()
     assert ingestor.ingest_bytes("tides.txt", _text("tides")).status is FileStatus.INGESTED
 

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.files import FileStatus
 from ingest.pipeline import Ingestor
-from rag.chat.flow import ChatEngine
+from rag.chat.flow import chat_over_library
 from rag.documents import DocumentStatus
 from rag.search.retriever import Retriever
 from tests.support.fake_llm import FakeLLM
@@ -58,7 +58,7 @@ def chat(library, base_settings):
         settings = base_settings.with_overrides(
             chat_provider="openai", chat_model="fake-model", chat_base_url=server.base_url
         )
-        yield ChatEngine(library, Retriever(library), settings)
+        yield chat_over_library(library, Retriever(library), settings)
 
 
 def test_sessions_upload_and_ask_at_once_without_loss_or_crosstalk(library, chat):
@@ -88,10 +88,11 @@ def test_sessions_upload_and_ask_at_once_without_loss_or_crosstalk(library, chat
     names = [d.name for d in library.documents()]
     expected = {f"{a}.md" for a in ANIMALS} | {"shared.md", "policy.md"}
     assert sorted(names) == sorted(expected)  # each once: no loss, no duplicate
-    records = library.vectors.records()
+    stores = library.inspect_stores()
+    records = stores.catalog.records()
     assert all(r.status is DocumentStatus.READY for r in records)
     chunks = {d.doc_id: d.chunks for d in library.documents()}
-    assert library.vectors.chunk_counts() == library.lexical.chunk_counts() == chunks
+    assert stores.chunks.chunk_counts() == stores.words.chunk_counts() == chunks
     for session, history in conversations.items():
         asked = [answer.question for answer in history]
         assert asked == [f"session {session} turn {t}: where are the bees?" for t in range(3)]

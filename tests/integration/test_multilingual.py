@@ -19,6 +19,7 @@ from rag.errors import EmbedderMismatchError
 from rag.eval.embedder_comparison import model_settings
 from rag.providers.embeddings import Embedder, EmbedderIdentity, _model_max_tokens, make_embedder
 from rag.providers.prefixes import KNOWN_PREFIXES, Prefixes, resolve_prefixes
+from rag.stores.chroma import collection_metadata, connect
 from rag.stores.lexical import LexicalIndex
 from rag.stores.library import Library
 from tests.conftest import pdf
@@ -174,8 +175,8 @@ def test_a_collection_built_without_prefixes_still_opens(
     tmp_path, base_settings, embedder, prefixed
 ):
     settings = base_settings.with_overrides(data_dir=tmp_path / "data")
-    with Library.open(settings, embedder) as library:
-        recorded = library.vectors.chunks.metadata
+    with Library.open(settings, embedder):
+        recorded = collection_metadata(connect(settings), settings.collection)
     assert not [key for key in recorded if "prefix" in key]
     with Library.open(settings, embedder) as library:
         assert library.documents() == []

@@ -72,7 +72,7 @@ def test_ingest_and_search_through_a_chroma_server(make_library, tmp_path, chrom
     second = _node(make_library, tmp_path, "node-b", chroma_port)
     assert [d.doc_id for d in second.documents()] == [outcome.doc_id]
     assert second.last_repair.reindexed_lexical == (outcome.doc_id,)
-    assert second.lexical.chunk_counts() == {outcome.doc_id: outcome.chunks}
+    assert second.inspect_stores().words.chunk_counts() == {outcome.doc_id: outcome.chunks}
     found = Retriever(second).search("two columns lorem ipsum", SearchOptions(mode="bm25"))
     assert found.chunks and found.chunks[0].source == "sf_multicolumn.pdf"
 
@@ -98,14 +98,15 @@ def test_app_processes_share_documents_and_each_keeps_its_own_bm25(
     for mode in ("bm25", "vector"):
         found = Retriever(node).search("hexagonal wax cells", SearchOptions(mode=mode))
         assert [c.source for c in found.chunks] == ["bees.md"], mode
-    assert node.lexical.chunk_counts() == {doc_id: 1}  # indexed here without a restart
+    words = node.inspect_stores().words
+    assert words.chunk_counts() == {doc_id: 1}  # indexed here without a restart
 
     # ... and deletes it: this node's BM25 index lets it go too.
     deleted = run_cli("ingest", "delete", "bees.md", data_dir=tmp_path / "node-b", env=server)
     assert deleted.returncode == 0, deleted.stderr
     assert Retriever(node).search("hexagonal wax", SearchOptions(mode="bm25")).chunks == ()
-    assert node.lexical.chunk_counts() == {}
+    assert words.chunk_counts() == {}
 
     # Two processes on one data folder would share one BM25 index: refused, as embedded.
     same_folder = run_cli("ingest", "list", data_dir=node.settings.data_dir, env=server)
-    assert same_folder.returncode == 2 and "RAG_DATA_DIR" in same_folder.stderr
+    assert same_folder.returncode == 1 and "RAG_DATA_DIR" in same_folder.stderr

@@ -12,7 +12,8 @@ import pytest
 from ingest.files import TextDocument
 from rag.lab import projection as projections
 from rag.lab.projection import fit_pca, project
-from rag.lab.vector_space import explore, nearest_neighbours, sample_ids, score_spread
+from rag.lab.sampling import sample_ids
+from rag.lab.vector_space import explore, nearest_neighbours, score_spread
 from rag.results import SearchOptions
 
 TEXTS = {

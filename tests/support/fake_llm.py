@@ -94,8 +94,7 @@ class FakeLLM:
         self._replies: deque[str] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(port, self)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -155,93 +154,108 @@ class FakeLLM:
         self._thread.join(timeout=5)
 
 
-def _handler_for(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_args) -> None:  # keep test output quiet
-            pass
+class _Handler(BaseHTTPRequestHandler):
+    """Answers one request as the server's FakeLLM scripts it."""
 
-        def do_POST(self) -> None:
-            path = self.path.split("?")[0].rstrip("/")
-            if path == "/v1/embeddings":
-                body = self._body()
-                fake.record(body)
-                self._json(200, _embeddings(body))
-                return
-            if not _CHAT_PATH.match(path):
-                self._json(404, {"error": {"message": "not found", "type": "not_found"}})
-                return
+    server: _Server
+
+    @property
+    def fake(self) -> FakeLLM:
+        return self.server.fake
+
+    def log_message(self, *_args) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:
+        path = self.path.split("?")[0].rstrip("/")
+        if path == "/v1/embeddings":
             body = self._body()
-            fake.record(body, {k.lower(): v for k, v in self.headers.items()})
-            # The client may give up (timeout) before the answer is written.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self._answer(fake.take_mode(), body, fake.next_reply())
+            self.fake.record(body)
+            self._json(200, _embeddings(body))
+            return
+        if not _CHAT_PATH.match(path):
+            self._json(404, {"error": {"message": "not found", "type": "not_found"}})
+            return
+        body = self._body()
+        self.fake.record(body, {k.lower(): v for k, v in self.headers.items()})
+        # The client may give up (timeout) before the answer is written.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._answer(self.fake.take_mode(), body, self.fake.next_reply())
 
-        def _body(self) -> dict:
-            return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+    def _body(self) -> dict:
+        return json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
-        def _answer(self, mode: str, body: dict, reply: str) -> None:
-            if mode in _ERRORS:
-                self._error(mode)
-            elif mode == "unauthorized":
-                key = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                key = key or self.headers.get("api-key", "")
-                message = f"Incorrect API key provided: {key}. You can find your API key at ..."
-                error = {"message": message, "type": "invalid_request_error"}
-                self._json(401, {"error": {**error, "code": "invalid_api_key"}})
-            elif not body.get("stream"):
-                if mode == "slow":
-                    fake.sleep(fake.slow_s)
-                self._json(200, _completion(body, reply))
-            else:
-                self._stream(mode, body, reply)
-
-        def _error(self, mode: str) -> None:
-            status, error = _ERRORS[mode]
-            retry_after = fake.retry_after if mode == "rate_limit" else None
-            self._json(status, {"error": error}, {"Retry-After": retry_after})
-
-        def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                if value is not None:
-                    self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _stream(self, mode: str, body: dict, reply: str) -> None:
+    def _answer(self, mode: str, body: dict, reply: str) -> None:
+        if mode in _ERRORS:
+            self._error(mode)
+        elif mode == "unauthorized":
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            key = key or self.headers.get("api-key", "")
+            message = f"Incorrect API key provided: {key}. You can find your API key at ..."
+            error = {"message": message, "type": "invalid_request_error"}
+            self._json(401, {"error": {**error, "code": "invalid_api_key"}})
+        elif not body.get("stream"):
             if mode == "slow":
-                fake.sleep(fake.slow_s)
-            chunked = mode == "break"
-            if chunked:
-                self.protocol_version = "HTTP/1.1"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            if chunked:
-                self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            for event in _scripted_events(mode, body, reply, fake.partial):
-                self._send(f"data: {json.dumps(event)}\n\n".encode(), chunked)
-            if mode == "stall":
-                fake.sleep(fake.slow_s)
-            if mode == "error_event":
-                error = {"message": "upstream failed", "type": "server_error"}
-                self._send(f"data: {json.dumps({'error': error})}\n\n".encode(), chunked)
-            if mode in ("break", "cut"):
-                self.close_connection = True
-                return
-            self._send(b"data: [DONE]\n\n", chunked)
+                self.fake.sleep(self.fake.slow_s)
+            self._json(200, _completion(body, reply))
+        else:
+            self._stream(mode, body, reply)
 
-        def _send(self, data: bytes, chunked: bool) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
-            self.wfile.flush()
-            if fake.chunk_delay_s:
-                time.sleep(fake.chunk_delay_s)
+    def _error(self, mode: str) -> None:
+        status, error = _ERRORS[mode]
+        retry_after = self.fake.retry_after if mode == "rate_limit" else None
+        self._json(status, {"error": error}, {"Retry-After": retry_after})
 
-    return Handler
+    def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            if value is not None:
+                self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _stream(self, mode: str, body: dict, reply: str) -> None:
+        if mode == "slow":
+            self.fake.sleep(self.fake.slow_s)
+        chunked = mode == "break"
+        if chunked:
+            self.protocol_version = "HTTP/1.1"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event in _scripted_events(mode, body, reply, self.fake.partial):
+            self._send(f"data: {json.dumps(event)}\n\n".encode(), chunked)
+        if mode == "stall":
+            self.fake.sleep(self.fake.slow_s)
+        if mode == "error_event":
+            error = {"message": "upstream failed", "type": "server_error"}
+            self._send(f"data: {json.dumps({'error': error})}\n\n".encode(), chunked)
+        if mode in ("break", "cut"):
+            self.close_connection = True
+            return
+        self._send(b"data: [DONE]\n\n", chunked)
+
+    def _send(self, data: bytes, chunked: bool) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+        self.wfile.flush()
+        if self.fake.chunk_delay_s:
+            time.sleep(self.fake.chunk_delay_s)
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, holding the script its handlers follow."""
+
+    daemon_threads = True
+
+    def __init__(self, port: int, fake: FakeLLM) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.fake = fake
 
 
 def _embeddings(body: dict) -> dict:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from ingest.files import document_id
-from rag.documents import Chunk, DocumentRecord, DocumentStatus, chunk_id_for, doc_id_of
+from rag.documents import (
+    Chunk,
+    DocumentRecord,
+    DocumentStatus,
+    chunk_id_for,
+    doc_id_of,
+    page_label,
+    page_list,
+    page_span,
+)
 from rag.errors import EmbedderMismatchError
 from rag.providers.embeddings import EmbedderIdentity
 
@@ -172,3 +181,13 @@ def test_check_matches_catches_a_dimension_change_alone():
     full = EmbedderIdentity("openai", "text-embedding-3-small", 1536, 8191)
     with pytest.raises(EmbedderMismatchError, match=r"256-d.*1536-d"):
         full.check_matches(shortened, "documents")
+
+
+def test_page_spans_and_labels():
+    assert (page_span(3, 3), page_span(3, 4)) == ("3", "3-4")
+    assert (page_label(3, 3), page_label(3, 4)) == ("p. 3", "pp. 3-4")
+
+
+def test_page_lists_are_cut_after_the_limit():
+    assert page_list((1, 2, 5), 10) == "1, 2, 5"
+    assert page_list(list(range(1, 1_013)), 10) == "1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 1,002 more"

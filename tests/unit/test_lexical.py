@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rag.documents import Chunk, chunk_id_for
-from rag.stores.lexical import LexicalHit, LexicalIndex, cjk_bigrams
+from rag.stores.lexical import LexicalIndex, cjk_bigrams
+from rag.stores.protocols import WordHit
 
 
 @pytest.mark.parametrize(
@@ -77,7 +78,7 @@ def index(tmp_path) -> LexicalIndex:
     return lexical
 
 
-def ids(hits: list[LexicalHit]) -> list[str]:
+def ids(hits: list[WordHit]) -> list[str]:
     return [hit.chunk_id for hit in hits]
 
 
@@ -121,7 +122,7 @@ def test_n_limits_the_hits(index):
 def test_query_syntax_is_never_interpreted(index, query):
     hits = index.search(query, 5)
     assert isinstance(hits, list)
-    assert all(isinstance(hit, LexicalHit) for hit in hits)
+    assert all(isinstance(hit, WordHit) for hit in hits)
 
 
 @pytest.mark.parametrize(

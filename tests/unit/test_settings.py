@@ -196,11 +196,8 @@ def test_with_overrides_returns_a_changed_copy():
 
 
 def test_with_overrides_checks_the_values_it_is_given():
-    # BUG: `with_overrides` is how command-line flags reach the settings (rag/commandline.py,
-    # --collection), but it is a bare `dataclasses.replace` and checks nothing. So
-    # `python -m rag.search --collection a "query"` gets past the settings and dies in
-    # Chroma with an InvalidArgumentError traceback instead of a SettingsError naming the
-    # setting, although the config module promises that every value is checked there.
+    # Command-line flags (--collection) reach the settings through `with_overrides`: a bad
+    # name must stop with a SettingsError naming the setting, not fail later in the store.
     with pytest.raises(SettingsError, match=r"RAG_COLLECTION|collection"):
         Settings().with_overrides(collection="a")
 
