@@ -26,7 +26,6 @@ from rag.eval.metrics import percentile
 from rag.eval.sets import read_beir
 from rag.lab.compression import read_collection_vectors
 from rag.results import SearchMode, SearchOptions, VectorIndex
-from rag.search.retriever import Retriever
 from rag.stores.codecs import exact_top_k
 
 K = 10
@@ -40,12 +39,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     data = read_beir(SCIFACT, "test")
-    library = open_scifact(args.data_dir, data)
+    engine = open_scifact(args.data_dir, data)
+    library = engine.library
     collection = read_collection_vectors(library)
     started = time.perf_counter()
     index = library.binary_index()
     build_s = time.perf_counter() - started
-    retriever = Retriever(library)
+    retriever = engine.retriever
     options = {i: SearchOptions(mode=SearchMode.VECTOR, k=K, vector_index=i) for i in VectorIndex}
     times: dict[VectorIndex, list[float]] = {i: [] for i in VectorIndex}
     recalls: dict[VectorIndex, list[float]] = {i: [] for i in VectorIndex}

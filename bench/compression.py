@@ -26,6 +26,7 @@ from ingest.beir import read_beir_corpus
 from ingest.pipeline import Ingestor
 from rag.config import load_settings
 from rag.documents import doc_id_of
+from rag.engine import Engine, open_engine
 from rag.eval.metrics import mean, ndcg_at_k, recall_at_k, unique_in_order
 from rag.eval.runs import BEIR_DEPTH
 from rag.eval.sets import BeirSet, read_beir
@@ -46,16 +47,16 @@ CACHE = ROOT / ".cache" / "eval-data"
 OUT = ROOT / "results" / "compression.md"
 
 
-def open_scifact(data_dir: Path, data: BeirSet) -> Library:
+def open_scifact(data_dir: Path, data: BeirSet) -> Engine:
     """The SciFact collection, ingested with the app's pipeline if it is not there yet."""
     settings = load_settings(env_file=None).with_overrides(
         data_dir=data_dir, collection="beir-scifact"
     )
-    library = Library.open(settings)
-    if not library.visible_ids():
+    engine = open_engine(settings)
+    if not engine.library.visible_ids():
         documents = list(read_beir_corpus(SCIFACT))
-        Ingestor(library).ingest_texts(documents)
-    return library
+        Ingestor(engine.library).ingest_texts(documents)
+    return engine
 
 
 def all_methods(vectors: np.ndarray, factors: list[int]) -> list[Method]:
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     data = read_beir(SCIFACT, "test")
-    library = open_scifact(args.data_dir, data)
+    library = open_scifact(args.data_dir, data).library
     collection = read_collection_vectors(library)
     query_ids = sorted(data.queries)
     queries = np.vstack([library.embed_query(data.queries[q]) for q in query_ids])

@@ -29,8 +29,8 @@ from pypdf import PdfReader
 
 from ingest.pipeline import Ingestor
 from rag.config import load_settings
+from rag.engine import open_engine
 from rag.providers.embeddings import Embedder, make_embedder
-from rag.stores.library import Library
 
 BOOK = (
     Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ def ours(pdf: Path, embedder: Embedder) -> tuple[float, list[str]]:
     """Seconds to ingest the book into a fresh library, and the chunk texts it made."""
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(env_file=None).with_overrides(data_dir=Path(folder))
-        library = Library.open(settings, embedder)
+        library = open_engine(settings, embedder).library
         started = time.perf_counter()
         outcome = Ingestor(library).ingest_path(pdf)
         seconds = time.perf_counter() - started

@@ -243,12 +243,12 @@ def chunk_rows(n: int) -> dict[str, int]:
 
 def build_library(data_dir: Path, n: int) -> dict:
     """Write the first `n` chunks into a new Library as documents of DOC_CHUNKS chunks."""
-    from rag.stores.library import Library
+    from rag.engine import open_engine
 
     rows = load_chunks(n)
     vectors, _ = load_vectors(n, print)
     settings = settings_for(data_dir)
-    library = Library.open(settings, make_embedder(settings))
+    library = open_engine(settings, make_embedder(settings)).library
     tokens = library.tokenizer.count_tokens([row["text"] for row in rows])
     started = time.perf_counter()
     for doc, start in enumerate(range(0, n, DOC_CHUNKS)):
@@ -293,12 +293,11 @@ def build_library(data_dir: Path, n: int) -> dict:
 
 def open_retriever(data_dir: Path):
     """The app's Retriever over the Library in `data_dir`, and that Library's embedder."""
-    from rag.search.retriever import Retriever
-    from rag.stores.library import Library
+    from rag.engine import open_engine
 
     settings = settings_for(data_dir)
     embedder = make_embedder(settings)
-    return Retriever(Library.open(settings, embedder)), embedder
+    return open_engine(settings, embedder).retriever, embedder
 
 
 def ours_runners(retriever) -> dict[str, Callable[[str], object]]:

@@ -19,11 +19,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest.beir import read_beir_corpus
 from ingest.pipeline import Ingestor
 from rag.config import load_settings
+from rag.engine import open_engine
 from rag.eval.runs import BEIR_METRICS, ModeResult, evaluate_beir
 from rag.eval.sets import read_beir
 from rag.results import Fusion, SearchMode, SearchOptions
 from rag.search.retriever import Retriever
-from rag.stores.library import Library
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 CACHE = Path(__file__).resolve().parent / ".cache" / "eval-data"
@@ -56,7 +56,8 @@ def main() -> None:
     settings = load_settings(env_file=None).with_overrides(
         data_dir=args.data_dir, collection="beir-scifact"
     )
-    library = Library.open(settings)
+    engine = open_engine(settings)
+    library = engine.library
     started = time.perf_counter()
     documents = list(read_beir_corpus(SCIFACT))
     Ingestor(library).ingest_texts(documents)
@@ -67,7 +68,7 @@ def main() -> None:
     print(f"{library.identity.describe()}\n")
     print("| run | " + " | ".join(BEIR_METRICS) + " | p95 ms |")
     print("|---|" + "---|" * (len(BEIR_METRICS) + 1))
-    for label, result in runs(Retriever(library), data):
+    for label, result in runs(engine.retriever, data):
         values = " | ".join(f"{result.metrics[name]:.3f}" for name in BEIR_METRICS)
         print(f"| {label} | {values} | {result.p95_ms:.1f} |")
     for label, ndcg in PUBLISHED:
