@@ -22,7 +22,7 @@ from pathlib import Path, PurePath
 from signal import SIGKILL, SIGSEGV, SIGXCPU
 from subprocess import DEVNULL, PIPE
 
-from ingest.pdf_worker import too_much_text
+from ingest.reasons import too_much_text
 from rag.config import DEFAULTS
 from rag.errors import IngestError
 

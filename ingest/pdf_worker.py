@@ -15,6 +15,7 @@ import resource
 import sys
 from io import BytesIO
 
+from ingest.reasons import too_much_text
 from rag.errors import IngestError
 
 # An intact PDF ends with %%EOF; a download cut short does not.
@@ -133,15 +134,6 @@ def too_much_memory(memory_mb: int) -> str:
     """The reason given when the parser runs out of its memory."""
     return (
         f"parsing needed more than {memory_mb} MB of memory and was stopped (RAG_PARSE_MEMORY_MB)"
-    )
-
-
-def too_much_text(limit: int, page: int | None = None, pages: int | None = None) -> str:
-    """The reason given for a document with more characters than the limit."""
-    where = f" by page {page:,} of {pages:,}" if page is not None else ""
-    return (
-        f"too much text: more than {limit:,} characters{where}"
-        f" (the limit is {limit:,}, RAG_MAX_CHARS)"
     )
 
 

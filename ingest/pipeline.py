@@ -25,7 +25,7 @@ from ingest.parsing import (
     read_limited,
     too_large,
 )
-from ingest.pdf_worker import too_much_text
+from ingest.reasons import too_much_text
 from rag.documents import Chunk, DocumentRecord
 from rag.errors import IngestError, RagError
 from rag.stores.library import Library
