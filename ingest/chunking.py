@@ -12,8 +12,17 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import PurePath
 
-from rag.documents import CJK_CHARS, Chunk, chunk_id_for
+from ingest.headers import (
+    SectionPath,
+    Sections,
+    make_header,
+    markdown_sections,
+    page_sections,
+    sections_at,
+)
+from rag.documents import CJK_CHARS, Chunk, chunk_id_for, with_header
 from rag.providers.embeddings import Embedder
 
 PAGE_SEPARATOR = "\n\n"
@@ -23,6 +32,9 @@ _CJK_SENTENCE_END = "。！？"
 _CJK_CHAR = re.compile(f"[{CJK_CHARS}]")
 # Boundary strengths, strongest last.
 _INSIDE_WORD, _WORD, _LINE, _SENTENCE, _PARAGRAPH = range(5)
+# At most this share of the embedder's input goes to a chunk's header.
+_HEADER_SHARE = 4
+_MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 
 @dataclass(frozen=True)
@@ -54,42 +66,92 @@ def chunk_pages(
     embedder: Embedder,
     size: int,
     overlap: int,
+    title: str = "",
+    sections: Sections = (),
 ) -> list[Chunk]:
-    """Split a document's pages into chunks of at most `size` tokens, `overlap` shared."""
+    """Split a document's pages into chunks of at most `size` tokens, `overlap` shared.
+
+    Each chunk's header is the title and the path of the section (offsets into the pages
+    joined by `PagedText`) it starts in; header and text together fit the model's input.
+    """
     paged = PagedText.join(pages)
-    size = min(size, embedder.max_chunk_tokens)
     offsets = embedder.token_offsets(paged.text)
     if not offsets:
         return []
+    headers = _Headers(title, sections, embedder)
+    size = min(size, embedder.max_chunk_tokens - headers.most_tokens())
     strengths = _boundary_strengths(paged.text, offsets)
     windows = _windows(strengths, size, min(overlap, size // 2))
-    windows = _fit_to_model(paged.text, offsets, windows, embedder)
+    window_headers = headers.at([offsets[start][0] for start, _ in windows])
+    windows = _fit_to_model(paged.text, offsets, windows, window_headers, embedder)
     return [
-        _make_chunk(paged, offsets, start, end, index, doc_id, source)
-        for index, (start, end) in enumerate(windows)
+        _make_chunk(paged, offsets, window, index, doc_id, source, header)
+        for index, (window, header) in enumerate(zip(windows, window_headers, strict=True))
     ]
 
 
-def _fit_to_model(text, offsets, windows, embedder: Embedder) -> list[tuple[int, int]]:
-    """Shorten any window whose text, tokenised on its own, exceeds the model's input.
+def document_sections(
+    name: str, pages: Sequence[str], outline: Sequence[tuple[int, SectionPath]]
+) -> Sections:
+    """Where each section of a document begins in its joined pages: from the `#` headings
+    of a Markdown file, else from the outline's (page, path) entries."""
+    if PurePath(name).suffix.lower() in _MARKDOWN_SUFFIXES:
+        return markdown_sections(PAGE_SEPARATOR.join(pages))
+    return page_sections(outline, PagedText.join(pages).page_starts)
+
+
+class _Headers:
+    """The headers of one document's chunks, each within its share of the model's input."""
+
+    def __init__(self, title: str, sections: Sections, embedder: Embedder) -> None:
+        self._sections = sections
+        self._embedder = embedder
+        self._budget = embedder.max_chunk_tokens // _HEADER_SHARE
+        paths = {(), *(path for _, path in sections)}
+        self._by_path = {path: self._fit(make_header(title, path)) for path in paths}
+
+    def most_tokens(self) -> int:
+        """The tokens of the longest header."""
+        return max(len(self._embedder.token_offsets(h)) for h in self._by_path.values())
+
+    def at(self, char_offsets: Sequence[int]) -> list[str]:
+        """The header of a chunk starting at each offset."""
+        return [self._by_path[path] for path in sections_at(self._sections, char_offsets)]
+
+    def _fit(self, header: str) -> str:
+        # Characters are capped already; a script of one token a character needs this too.
+        offsets = self._embedder.token_offsets(header)
+        if len(offsets) <= self._budget:
+            return header
+        return header[: offsets[self._budget - 1][1]] if self._budget else ""
+
+
+def _fit_to_model(text, offsets, windows, headers, embedder: Embedder) -> list[tuple[int, int]]:
+    """Shorten any window whose embedded text (header and chunk text), tokenised on its
+    own, exceeds the model's input.
 
     A cut inside a very long word (a URL, a hash) can re-tokenise into more pieces than
     were counted; this check makes the limit hold whatever the text.
     """
     fitted = list(windows)
+    limit = embedder.identity.max_tokens
     for _ in range(8):
-        texts = [text[offsets[s][0] : offsets[e - 1][1]] for s, e in fitted]
+        texts = [
+            with_header(header, text[offsets[s][0] : offsets[e - 1][1]])
+            for (s, e), header in zip(fitted, headers, strict=True)
+        ]
         counts = embedder.count_tokens(texts)
-        over = [i for i, n in enumerate(counts) if n > embedder.identity.max_tokens]
+        over = [i for i, n in enumerate(counts) if n > limit]
         if not over:
             return fitted
         for i in over:
             start, end = fitted[i]
-            fitted[i] = (start, max(start + 1, end - (counts[i] - embedder.identity.max_tokens)))
+            fitted[i] = (start, max(start + 1, end - (counts[i] - limit)))
     return fitted
 
 
-def _make_chunk(paged, offsets, start, end, index, doc_id, source) -> Chunk:
+def _make_chunk(paged, offsets, window, index, doc_id, source, header) -> Chunk:
+    start, end = window
     char_start, char_end = offsets[start][0], offsets[end - 1][1]
     return Chunk(
         chunk_id=chunk_id_for(doc_id, index),
@@ -102,6 +164,7 @@ def _make_chunk(paged, offsets, start, end, index, doc_id, source) -> Chunk:
         char_start=char_start,
         char_end=char_end,
         tokens=end - start,
+        header=header,
     )
 
 

@@ -59,10 +59,12 @@ class IngestOutcome:
 
 @dataclass(frozen=True)
 class TextDocument:
-    """A document that is already text: a name (shown as its source) and the text."""
+    """A document that is already text: a name (shown as its source), the text, and the
+    title that heads each of its chunks ("" for none)."""
 
     name: str
     text: str
+    title: str = ""
 
 
 def document_id(data: bytes) -> tuple[str, str]:

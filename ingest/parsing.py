@@ -44,12 +44,16 @@ _READ_SIZE = 1 << 20
 class ParsedFile:
     """Raw page texts (page n is `pages[n - 1]`) and pages the parser could not read.
 
-    `page_error` says why the first unreadable page could not be read.
+    `page_error` says why the first unreadable page could not be read. A PDF also gives
+    its metadata title (raw, maybe boilerplate) and its outline: (1-based page, path of
+    nested bookmark titles) for each bookmark, in outline order.
     """
 
     pages: tuple[str, ...]
     unreadable_pages: tuple[int, ...] = ()
     page_error: str | None = None
+    title: str = ""
+    outline: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,25 @@ def _parse_pdf_isolated(data: bytes, password: str | None, limits: ParseLimits) 
     if "error" in reply:
         raise IngestError(reply["error"])
     return ParsedFile(
-        tuple(reply["pages"]), tuple(reply["unreadable_pages"]), reply.get("page_error")
+        tuple(reply["pages"]),
+        tuple(reply["unreadable_pages"]),
+        reply.get("page_error"),
+        str(reply.get("title") or ""),
+        _outline(reply.get("outline")),
+    )
+
+
+def _outline(entries: object) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """The reply's outline entries, any that are malformed left out."""
+    if not isinstance(entries, list):
+        return ()
+    return tuple(
+        (entry[0], tuple(str(title) for title in entry[1]))
+        for entry in entries
+        if isinstance(entry, list)
+        and len(entry) == 2
+        and isinstance(entry[0], int)
+        and isinstance(entry[1], list)
     )
 
 

@@ -1,9 +1,10 @@
 """The PDF parser process: one request on stdin, one JSON reply on stdout.
 
 Input: a JSON line `{"password", "memory_mb", "cpu_s", "max_pages", "max_chars"}`, then the
-PDF bytes. Output: `{"pages": [...], "unreadable_pages": [...], "page_error": ...}` or
-`{"error": "reason"}`. The process limits itself before it reads the PDF: address space,
-CPU time, no files written, no core dump. Every reason is meant for the person who
+PDF bytes. Output: `{"pages": [...], "unreadable_pages": [...], "page_error": ...,
+"title": ..., "outline": [[page, [titles...]], ...]}` or `{"error": "reason"}`. The process
+limits itself before it reads the PDF: address space, CPU time, no files written, no core
+dump. Every reason is meant for the person who
 uploaded the file.
 """
 
@@ -21,6 +22,11 @@ from rag.errors import IngestError
 # An intact PDF ends with %%EOF; a download cut short does not.
 _END_MARKER = b"%%EOF"
 _TAIL = 2048
+# Bounds on reading bookmarks: a hostile outline must cost little time and reply space.
+MAX_OUTLINE_ENTRIES = 2000
+MAX_OUTLINE_DEPTH = 6
+MAX_OUTLINE_BYTES = 32_000
+MAX_TITLE_CHARS = 200
 # What a pypdf error means to someone who is no PDF expert, by a word of its message.
 _HINTS = (
     ("decompress", "a compressed part expands to far more data than a document needs"),
@@ -50,8 +56,9 @@ def parse_request(data: bytes, request: dict) -> dict:
     """Parse the PDF as the request says; describe the outcome as a JSON-ready dict."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        pages = _open_pages(data, request["password"], request["max_pages"])
-        return _extract(pages, request["max_chars"])
+        reader = _open(data, request["password"], request["max_pages"])
+        reply = _extract(reader.pages, request["max_chars"])
+        return reply | {"title": metadata_title(reader), "outline": read_outline(reader)}
     except IngestError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # pypdf raises many kinds; each means the same to the user
@@ -60,17 +67,16 @@ def parse_request(data: bytes, request: dict) -> dict:
         return {"error": f"unreadable PDF: {_open_failure(exc, data)}"}
 
 
-def _open_pages(data: bytes, password: str | None, max_pages: int):
-    """The document's pages, once it is unlocked and its page count is within the limit."""
+def _open(data: bytes, password: str | None, max_pages: int):
+    """The document's reader, once it is unlocked and its page count is within the limit."""
     from pypdf import PdfReader
 
     reader = PdfReader(BytesIO(data))
     _unlock(reader, password)
     # The declared count costs nothing to read; walking the page tree may cost seconds.
     _check_page_count(_declared_page_count(reader), max_pages)
-    pages = reader.pages
-    _check_page_count(len(pages), max_pages)  # the declared count may understate
-    return pages
+    _check_page_count(len(reader.pages), max_pages)  # the declared count may understate
+    return reader
 
 
 def _extract(pages, max_chars: int) -> dict:
@@ -115,6 +121,84 @@ def _unlock(reader, password: str | None) -> None:
         raise IngestError("password-protected: give the password to open it")
     if reader.decrypt(password) == PasswordType.NOT_DECRYPTED:
         raise IngestError("password-protected: the password given is wrong")
+
+
+def metadata_title(reader) -> str:
+    """The title the file's metadata declares ("" if none or unreadable)."""
+    try:
+        title = reader.metadata.title if reader.metadata else None
+    except Exception:
+        return ""  # a damaged info dictionary costs the title, not the document
+    return _text(title) if title else ""
+
+
+def read_outline(reader) -> list[list]:
+    """The bookmarks as [1-based page, [title, nested title, ...]] in outline order.
+
+    A damaged or looping outline is ignored, and the walk is bounded: at most
+    `MAX_OUTLINE_ENTRIES` bookmarks visited, `MAX_OUTLINE_DEPTH` levels, and
+    `MAX_OUTLINE_BYTES` of reply, so the outline can never cost the document.
+    """
+    try:
+        outlines = reader.trailer["/Root"].get("/Outlines")
+        if outlines is None:
+            return []
+        return _walk_outline(reader, outlines.get_object().get("/First"))
+    except Exception:
+        return []
+
+
+def _walk_outline(reader, first) -> list[list]:
+    entries: list[list] = []
+    seen: set[int] = set()
+    size = 0
+    pages = {page.indirect_reference.idnum: n for n, page in enumerate(reader.pages, start=1)}
+    stack = [(first, ())]
+    while stack and len(seen) < MAX_OUTLINE_ENTRIES and size < MAX_OUTLINE_BYTES:
+        reference, parents = stack.pop()
+        key = getattr(reference, "idnum", None)
+        if reference is None or key in seen:
+            continue  # the end of a list, or a bookmark met before: a loop
+        seen.add(key if key is not None else -len(seen) - 1)
+        node = reference.get_object()
+        path = (*parents, _text(node.get("/Title") or ""))
+        stack.append((node.get("/Next"), parents))
+        if len(path) < MAX_OUTLINE_DEPTH:
+            stack.append((node.get("/First"), path))
+        page = _bookmark_page(reader, node, pages)
+        if page is not None:
+            entries.append([page, list(path)])
+            size += len(json.dumps(entries[-1], ensure_ascii=False).encode())
+    return entries
+
+
+def _bookmark_page(reader, node, pages: dict[int, int]) -> int | None:
+    """The 1-based page a bookmark opens, by its destination or its GoTo action."""
+    target = node.get("/Dest")
+    action = node.get("/A")
+    if target is None and action is not None and action.get_object().get("/S") == "/GoTo":
+        target = action.get_object().get("/D")
+    if target is None:
+        return None
+    target = target.get_object()
+    if isinstance(target, str | bytes):
+        name = target.decode("latin-1") if isinstance(target, bytes) else str(target)
+        named = reader.named_destinations.get(name)
+        return _page_number(getattr(named, "page", None), pages)
+    if hasattr(target, "keys") and "/D" in target:
+        target = target["/D"].get_object()
+    return _page_number(target[0] if len(target) else None, pages)
+
+
+def _page_number(page, pages: dict[int, int]) -> int | None:
+    if isinstance(page, int):
+        return page + 1 if 0 <= page < len(pages) else None
+    return pages.get(getattr(page, "idnum", None))
+
+
+def _text(value) -> str:
+    """A string from the file, cut short, with lone surrogates made printable."""
+    return str(value)[:MAX_TITLE_CHARS].encode("utf-8", "replace").decode("utf-8")
 
 
 def _declared_page_count(reader) -> int:

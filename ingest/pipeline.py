@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ingest.chunking import chunk_pages
+from ingest.chunking import chunk_pages, document_sections
 from ingest.cleaning import check_pages, clean_text, no_text_reason
 from ingest.files import (
     FileStatus,
@@ -18,6 +18,7 @@ from ingest.files import (
     document_id,
     outcome_of,
 )
+from ingest.headers import document_title
 from ingest.parsing import (
     ParsedFile,
     ParseLimits,
@@ -26,7 +27,7 @@ from ingest.parsing import (
     too_large,
 )
 from ingest.reasons import too_much_text
-from rag.documents import Chunk, DocumentRecord
+from rag.documents import Chunk, DocumentRecord, with_header
 from rag.errors import IngestError, RagError
 from rag.stores.library import Library
 
@@ -138,15 +139,16 @@ class Ingestor:
         """Ingest many plain-text documents, several to an embedding batch.
 
         For corpora of short texts (a BEIR data set, notes), where one document per batch
-        would leave the embedder mostly idle. A document is identified by its name and
-        text, so an unchanged one is skipped without embedding it again; one whose text
+        would leave the embedder mostly idle. A document is identified by its name, title
+        and text, so an unchanged one is skipped without embedding it again; one whose text
         changed replaces the older version under its name.
         """
         known = {r.sha256: r for r in self._library.documents()}
         outcomes: dict[int, IngestOutcome] = {}
         batch: list[_Prepared] = []
         for position, document in enumerate(documents):
-            data = document.text.encode("utf-8")
+            # Kept as the original: the title, a blank line, the text.
+            data = with_header(document.title, document.text).encode("utf-8")
             doc_id, sha256 = document_id(document.name.encode("utf-8") + b"\n" + data)
             if sha256 in known:
                 outcomes[position] = outcome_of(document.name, FileStatus.UNCHANGED, known[sha256])
@@ -175,7 +177,7 @@ class Ingestor:
     ) -> _Prepared | IngestOutcome:
         parsed = ParsedFile((document.text,))
         try:
-            chunked = self._chunk(document.name, parsed, len(data), doc_id, sha256)
+            chunked = self._chunk(document.name, parsed, len(data), doc_id, sha256, document.title)
         except IngestError as exc:
             return IngestOutcome(document.name, FileStatus.FAILED, str(exc), doc_id)
         return _Prepared(position, chunked, data)
@@ -213,8 +215,15 @@ class Ingestor:
         return self._chunk(name, parsed, len(data), doc_id, sha256)
 
     def _chunk(
-        self, name: str, parsed: ParsedFile, size: int, doc_id: str, sha256: str
+        self,
+        name: str,
+        parsed: ParsedFile,
+        size: int,
+        doc_id: str,
+        sha256: str,
+        title: str | None = None,
     ) -> _Chunked:
+        """Clean and chunk a parsed file; a file's title, unless given, is its own."""
         settings = self._library.settings
         if sum(map(len, parsed.pages)) > settings.max_chars:
             raise IngestError(too_much_text(settings.max_chars))
@@ -226,14 +235,8 @@ class Ingestor:
             )
         # A junk page is indexed as if it were empty; it keeps its number.
         pages = ["" if n in check.junk_text else page for n, page in enumerate(pages, start=1)]
-        chunks = chunk_pages(
-            pages,
-            doc_id=doc_id,
-            source=name,
-            embedder=self._library.tokenizer,
-            size=settings.chunk_tokens,
-            overlap=settings.chunk_overlap,
-        )
+        title = document_title(parsed.title, name) if title is None else title
+        chunks = self._chunk_pages(name, pages, doc_id, title, parsed.outline)
         record = DocumentRecord(
             doc_id=doc_id,
             name=name,
@@ -245,6 +248,19 @@ class Ingestor:
             pages_without_text=check.unusable,
         )
         return _Chunked(record, chunks, check.junk_text)
+
+    def _chunk_pages(self, name, pages, doc_id, title, outline) -> list[Chunk]:
+        settings = self._library.settings
+        return chunk_pages(
+            pages,
+            doc_id=doc_id,
+            source=name,
+            embedder=self._library.tokenizer,
+            size=settings.chunk_tokens,
+            overlap=settings.chunk_overlap,
+            title=title,
+            sections=document_sections(name, pages, outline),
+        )
 
     def _write(
         self, record: DocumentRecord, data: bytes, chunks: list[Chunk], progress: Progress | None
@@ -273,4 +289,4 @@ class Ingestor:
 
 
 def _texts(chunks: Sequence[Chunk]) -> list[str]:
-    return [chunk.text for chunk in chunks]
+    return [chunk.indexed_text() for chunk in chunks]

@@ -29,6 +29,7 @@ def result_column(result: SearchResult) -> None:
             st.markdown(f"**#{chunk.rank}** · {escape_markdown(chunk.source)} · {chunk.pages}")
             widgets.score_metrics(chunk)
             with st.expander("Text"):
+                widgets.chunk_header(chunk)
                 st.text(chunk.text)
 
 

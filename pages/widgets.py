@@ -49,8 +49,15 @@ def chunk_card(
         st.markdown(label)
         score_metrics(chunk)
         with st.expander("Chunk text"):
+            chunk_header(chunk)
             st.markdown(highlight_terms(chunk.text, query_terms(query)))
             download_original(library, chunk.doc_id, chunk.source, chunk.page_start, key)
+
+
+def chunk_header(chunk: ScoredChunk) -> None:
+    """The chunk's document title and section, as plain text (it comes from the file)."""
+    if chunk.header:
+        st.text(chunk.header)
 
 
 def score_chart(chunks: tuple[ScoredChunk, ...]) -> None:
@@ -98,6 +105,7 @@ def citations(answer: Answer, library: Library, key: str) -> None:
 def _cited_source(citation: Citation, library: Library, key: str) -> None:
     chunk = citation.chunk
     with st.expander(escape_markdown(citation.label())):
+        chunk_header(chunk)
         st.text(chunk.text)
         download_original(library, chunk.doc_id, chunk.source, chunk.page_start, key)
 

@@ -34,6 +34,12 @@ class Chunk:
     char_start: int
     char_end: int
     tokens: int
+    # "Title › Section": embedded and indexed with the text, never part of it.
+    header: str = ""
+
+    def indexed_text(self) -> str:
+        """What is embedded and indexed for this chunk: its header, then its text."""
+        return with_header(self.header, self.text)
 
     def metadata(self) -> dict[str, str | int]:
         """The fields stored beside the vector (everything but the id and the text)."""
@@ -76,6 +82,11 @@ class DocumentRecord:
         data["status"] = DocumentStatus(data["status"])
         data["pages_without_text"] = tuple(json.loads(data.get("pages_without_text", "[]")))
         return cls(**data)
+
+
+def with_header(header: str, text: str) -> str:
+    """The header, a blank line, then the text; just the text when there is no header."""
+    return f"{header}\n\n{text}" if header else text
 
 
 def chunk_id_for(doc_id: str, index: int) -> str:

@@ -113,6 +113,8 @@ class ScoredChunk:
     vector: Score | None
     bm25: Score | None
     fused: Score | None
+    # The chunk's document title and section ("" for chunks stored without one).
+    header: str = ""
 
     def scores(self) -> dict[str, Score | None]:
         """The three scores by name, in display order."""
@@ -132,6 +134,7 @@ class ScoredChunk:
             "source": self.source,
             "page_start": self.page_start,
             "page_end": self.page_end,
+            "header": self.header,
             "text": self.text,
             "scores": {k: (s.as_dict() if s else None) for k, s in self.scores().items()},
         }

@@ -171,7 +171,7 @@ def store_document(
     record = make_record(doc_id, status=DocumentStatus.PENDING, chunks=len(texts))
     chunks = [make_chunk(doc_id, i, text) for i, text in enumerate(texts)]
     library.begin(record, "\n\n".join(texts).encode())
-    library.write_chunks(chunks, library.embed_passages(texts))
+    library.write_chunks(chunks, library.embed_passages([c.indexed_text() for c in chunks]))
     if publish:
         library.publish(record)
     return chunks
@@ -180,7 +180,7 @@ def store_document(
 # Chunks and records to store ----------------------------------------------------------
 
 
-def make_chunk(doc_id: str, index: int, text: str, page: int = 1) -> Chunk:
+def make_chunk(doc_id: str, index: int, text: str, page: int = 1, header: str = "") -> Chunk:
     """A chunk of one page, with the id `chunk_id_for` gives it."""
     return Chunk(
         chunk_id=chunk_id_for(doc_id, index),
@@ -193,6 +193,7 @@ def make_chunk(doc_id: str, index: int, text: str, page: int = 1) -> Chunk:
         char_start=0,
         char_end=len(text),
         tokens=len(text.split()),
+        header=header,
     )
 
 

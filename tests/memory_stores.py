@@ -154,9 +154,9 @@ class MemoryWordIndex:
         self._chunks: dict[str, _Indexed] = {}
 
     def add(self, chunks: Sequence[Chunk]) -> None:
-        """Index chunks; an indexed chunk id is replaced."""
+        """Index chunks (header and text); an indexed chunk id is replaced."""
         for chunk in chunks:
-            words = words_of(chunk.text)
+            words = words_of(chunk.indexed_text())
             self._chunks[chunk.chunk_id] = _Indexed(chunk.doc_id, Counter(words), len(words))
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:

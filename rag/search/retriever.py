@@ -107,6 +107,7 @@ class Retriever:
                 page_start=stored[chunk_id].page_start,
                 page_end=stored[chunk_id].page_end,
                 text=stored[chunk_id].text,
+                header=stored[chunk_id].header,
                 vector=vector_scores.get(chunk_id),
                 bm25=bm25_scores.get(chunk_id),
                 fused=Score(FUSED_SCORES[options.fusion], score, rank) if hybrid else None,

@@ -137,11 +137,13 @@ class LexicalIndex:
         return tantivy.Query.boolean_query(clauses) if clauses else None
 
     def _document(self, chunk: Chunk) -> tantivy.Document:
+        # The header is indexed with the text: a word of the title finds every chunk.
+        text = chunk.indexed_text()
         return tantivy.Document(
             chunk_id=chunk.chunk_id,
             doc_id=chunk.doc_id,
-            text=_fold(chunk.text),
-            cjk=" ".join(cjk_index_terms(chunk.text)),
+            text=_fold(text),
+            cjk=" ".join(cjk_index_terms(text)),
         )
 
     def _writer(self) -> tantivy.IndexWriter:

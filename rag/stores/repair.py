@@ -92,7 +92,8 @@ def _realign(stores: Stores, ready: dict[str, int], records: list[DocumentRecord
     mismatch = tuple(d for d, n in ready.items() if vector_counts.get(d, 0) != n)
     relex = tuple(d for d, n in ready.items() if d not in mismatch and word_counts.get(d, 0) != n)
     for doc_id in relex:
-        # The chunk index holds the text, so the word index can be rebuilt from it.
+        # The chunk index holds the text and header, so the word index can be rebuilt
+        # from it exactly as ingestion built it.
         stores.words.delete_documents([doc_id])
         stores.words.add(stores.chunks.chunks_of(doc_id))
     return RepairReport(

@@ -77,6 +77,7 @@ def test_chunk_metadata_leaves_out_id_and_text():
         "char_start": 120,
         "char_end": 152,
         "tokens": 9,
+        "header": "",
     }
     assert all(isinstance(value, str | int) for value in metadata.values())
 

@@ -35,7 +35,7 @@ def test_a_beir_folder_keeps_judged_queries_and_drops_zero_scores(tmp_path):
     assert data.queries == {"q1": "honey", "q2": "ants"}
     assert data.qrels == {"q1": {"d1": 1.0}, "q2": {"d2": 2.0}}
     documents = list(read_beir_corpus(tmp_path / "tiny"))
-    assert documents[0] == TextDocument("d1", "Bees\n\nBees make honey.")
+    assert documents[0] == TextDocument("d1", "Bees make honey.", title="Bees")
     assert documents[1] == TextDocument("d2", "Ants.")
 
 

@@ -30,6 +30,7 @@ def scored_chunk(**changes) -> ScoredChunk:
         "page_start": 3,
         "page_end": 3,
         "text": "The tax is due in April.",
+        "header": "Tax guide › Deadlines",
         "vector": Score(VECTOR_SCORE, 0.8125, 2),
         "bm25": None,
         "fused": Score(FUSED_SCORE, 1 / 62, 1),
@@ -82,6 +83,7 @@ def test_scored_chunk_as_dict_with_a_missing_score():
         "source": "report.pdf",
         "page_start": 3,
         "page_end": 3,
+        "header": "Tax guide › Deadlines",
         "text": "The tax is due in April.",
         "scores": {
             "vector": {"score": 0.8125, "rank": 2, "kind": "cosine similarity, -1..1"},
