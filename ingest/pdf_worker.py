@@ -14,6 +14,8 @@ import json
 import logging
 import resource
 import sys
+from collections.abc import Callable
+from functools import cache
 from io import BytesIO
 
 from ingest.reasons import too_much_text
@@ -153,6 +155,8 @@ def _walk_outline(reader, first) -> list[list]:
     seen: set[int] = set()
     size = 0
     pages = {page.indirect_reference.idnum: n for n, page in enumerate(reader.pages, start=1)}
+    # pypdf walks the whole name tree on every read of named_destinations: read it once.
+    names = cache(lambda: reader.named_destinations)
     stack = [(first, ())]
     while stack and len(seen) < MAX_OUTLINE_ENTRIES and size < MAX_OUTLINE_BYTES:
         reference, parents = stack.pop()
@@ -165,14 +169,14 @@ def _walk_outline(reader, first) -> list[list]:
         stack.append((node.get("/Next"), parents))
         if len(path) < MAX_OUTLINE_DEPTH:
             stack.append((node.get("/First"), path))
-        page = _bookmark_page(reader, node, pages)
+        page = _bookmark_page(names, node, pages)
         if page is not None:
             entries.append([page, list(path)])
             size += len(json.dumps(entries[-1], ensure_ascii=False).encode())
     return entries
 
 
-def _bookmark_page(reader, node, pages: dict[int, int]) -> int | None:
+def _bookmark_page(names: Callable[[], dict], node, pages: dict[int, int]) -> int | None:
     """The 1-based page a bookmark opens, by its destination or its GoTo action."""
     target = node.get("/Dest")
     action = node.get("/A")
@@ -183,7 +187,7 @@ def _bookmark_page(reader, node, pages: dict[int, int]) -> int | None:
     target = target.get_object()
     if isinstance(target, str | bytes):
         name = target.decode("latin-1") if isinstance(target, bytes) else str(target)
-        named = reader.named_destinations.get(name)
+        named = names().get(name)
         return _page_number(getattr(named, "page", None), pages)
     if hasattr(target, "keys") and "/D" in target:
         target = target["/D"].get_object()
