@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from pathlib import PurePath
 
 from ingest.cleaning import clean_text
+from rag.safe_text import ELLIPSIS, shorten
 
 SEPARATOR = " › "
-ELLIPSIS = "…"
 # Long enough for a title and two levels of sections, short enough to leave a chunk
 # nearly all of the embedder's input.
 MAX_HEADER_CHARS = 200
@@ -82,17 +82,6 @@ def make_header(title: str, path: SectionPath, limit: int = MAX_HEADER_CHARS) ->
 def _drop(parts: list[str]) -> list[str]:
     """Remove the outermost section after the "…" (or the "…" itself when none is left)."""
     return [parts[0], ELLIPSIS, *parts[3:]] if len(parts) > 3 else [parts[0], parts[2]]
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text`, or its start cut at a word with "…" when it is longer than `limit`."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ›") + ELLIPSIS
 
 
 def markdown_sections(text: str) -> list[tuple[int, SectionPath]]:

@@ -35,6 +35,20 @@ def escape_markdown(text: str) -> str:
     return _SPECIAL.sub(r"\\\1", text)
 
 
+ELLIPSIS = "…"
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text`, or its start cut at a word with "…" when it is longer than `limit` characters."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ›") + ELLIPSIS
+
+
 def display_name(name: str, limit: int = 80) -> str:
     """A file name fit to show: one line, at most `limit` characters, Markdown escaped.
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from rag.results import ScoredChunk
-from rag.safe_text import escape_markdown, query_terms
+from rag.safe_text import escape_markdown, query_terms, shorten
 
 EXTRACTIVE_NOTICE = (
     "Retrieval-only answer: no language model is configured, so these are the most relevant"
@@ -46,13 +46,7 @@ def extractive_answer(
 
 def _sentences(text: str) -> list[str]:
     parts = (" ".join(p.split()) for p in _SENTENCE_END.split(text))
-    return [_shorten(p) for p in parts if len(p) > 1]
-
-
-def _shorten(sentence: str) -> str:
-    if len(sentence) <= MAX_SENTENCE_CHARS:
-        return sentence
-    return sentence[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0] + " …"
+    return [shorten(p, MAX_SENTENCE_CHARS) for p in parts if len(p) > 1]
 
 
 def _overlap(sentence: str, terms: set[str]) -> int:
