@@ -8,7 +8,7 @@ at the strongest nearby boundary: a paragraph, then a sentence, then a line, the
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -22,6 +22,7 @@ from ingest.headers import (
     page_sections,
     sections_at,
 )
+from ingest.tables import Table, find_tables, header_row_at
 from rag.documents import CJK_CHARS, Chunk, chunk_id_for, with_header
 from rag.providers.embeddings import Embedder
 
@@ -68,20 +69,32 @@ def chunk_pages(
     overlap: int,
     title: str = "",
     sections: Sections = (),
+    pages_apart: bool = False,
 ) -> list[Chunk]:
     """Split a document's pages into chunks of at most `size` tokens, `overlap` shared.
 
     Each chunk's header is the title and the path of the section (offsets into the pages
-    joined by `PagedText`) it starts in; header and text together fit the model's input.
+    joined by `PagedText`) it starts in, and the header row of the table it starts in;
+    header and text together fit the model's input. Chunks begin and end between table
+    rows unless a single row is longer than a chunk. With `pages_apart`, no chunk spans two
+    pages (slides, sheets and chapters are cited one at a time).
     """
     paged = PagedText.join(pages)
     offsets = embedder.token_offsets(paged.text)
     if not offsets:
         return []
-    headers = _Headers(title, sections, embedder)
+    tables = find_tables(paged.text)
+    headers = _Headers(title, sections, tables, embedder)
     size = min(size, embedder.max_chunk_tokens - headers.most_tokens())
-    strengths = _boundary_strengths(paged.text, offsets)
-    windows = _windows(strengths, size, min(overlap, size // 2))
+    strengths = _keep_rows_whole(
+        _boundary_strengths(paged.text, offsets), paged.text, offsets, tables
+    )
+    overlap = min(overlap, size // 2)
+    windows = [
+        (first + start, first + end)
+        for first, last in _segments(offsets, paged.page_starts if pages_apart else ())
+        for start, end in _windows(strengths[first:last], size, overlap)
+    ]
     window_headers = headers.at([offsets[start][0] for start, _ in windows])
     windows = _fit_to_model(paged.text, offsets, windows, window_headers, embedder)
     return [
@@ -91,11 +104,12 @@ def chunk_pages(
 
 
 def document_sections(
-    name: str, pages: Sequence[str], outline: Sequence[tuple[int, SectionPath]]
+    name: str, pages: Sequence[str], outline: Sequence[tuple[int, SectionPath]], unit: str
 ) -> Sections:
     """Where each section of a document begins in its joined pages: from the `#` headings
-    of a Markdown file, else from the outline's (page, path) entries."""
-    if PurePath(name).suffix.lower() in _MARKDOWN_SUFFIXES:
+    of a Markdown file or of any format but PDF (their readers write headings so), else
+    from the outline's (page, path) entries."""
+    if PurePath(name).suffix.lower() in _MARKDOWN_SUFFIXES or unit != "page":
         return markdown_sections(PAGE_SEPARATOR.join(pages))
     return page_sections(outline, PagedText.join(pages).page_starts)
 
@@ -103,20 +117,33 @@ def document_sections(
 class _Headers:
     """The headers of one document's chunks, each within its share of the model's input."""
 
-    def __init__(self, title: str, sections: Sections, embedder: Embedder) -> None:
+    def __init__(
+        self, title: str, sections: Sections, tables: Sequence[Table], embedder: Embedder
+    ) -> None:
         self._sections = sections
+        self._tables = tables
         self._embedder = embedder
         self._budget = embedder.max_chunk_tokens // _HEADER_SHARE
         paths = {(), *(path for _, path in sections)}
         self._by_path = {path: self._fit(make_header(title, path)) for path in paths}
 
     def most_tokens(self) -> int:
-        """The tokens of the longest header."""
+        """The tokens of the longest header (a table's header row may take its whole
+        share)."""
+        if any(table.header for table in self._tables):
+            return self._budget
         return max(len(self._embedder.token_offsets(h)) for h in self._by_path.values())
 
     def at(self, char_offsets: Sequence[int]) -> list[str]:
         """The header of a chunk starting at each offset."""
-        return [self._by_path[path] for path in sections_at(self._sections, char_offsets)]
+        paths = sections_at(self._sections, char_offsets)
+        return [
+            self._with_row(self._by_path[path], header_row_at(self._tables, offset))
+            for path, offset in zip(paths, char_offsets, strict=True)
+        ]
+
+    def _with_row(self, header: str, row: str) -> str:
+        return self._fit(f"{header}\n{row}" if header else row) if row else header
 
     def _fit(self, header: str) -> str:
         # Characters are capped already; a script of one token a character needs this too.
@@ -187,6 +214,33 @@ def _boundary_strengths(text: str, offsets: Sequence[tuple[int, int]]) -> list[i
             strengths.append(_WORD)
         else:
             strengths.append(_INSIDE_WORD)
+    return strengths
+
+
+def _segments(offsets: Sequence[tuple[int, int]], starts: Sequence[int]) -> list[tuple[int, int]]:
+    """Token ranges [first, last) that begin at each of `starts` (character offsets); the
+    whole text when none are given."""
+    token_starts = [start for start, _ in offsets]
+    cuts = sorted({0, *(bisect_left(token_starts, start) for start in starts[1:])})
+    return [(a, b) for a, b in pairwise([*cuts, len(offsets)]) if a < b]
+
+
+def _keep_rows_whole(
+    strengths: list[int], text: str, offsets: Sequence[tuple[int, int]], tables: Sequence[Table]
+) -> list[int]:
+    """Inside a table, only the start of a row is a good place to cut: it ranks as a
+    sentence, and any place within a row as a cut inside a word."""
+    remaining = iter(tables)
+    table = next(remaining, None)
+    for index, (start, _) in enumerate(offsets):
+        while table is not None and start > table.end:
+            table = next(remaining, None)
+        if table is None:
+            break
+        if start < table.start:
+            continue
+        at_row_start = text[start - 1] == "\n" if start else True
+        strengths[index] = max(strengths[index], _SENTENCE) if at_row_start else _INSIDE_WORD
     return strengths
 
 

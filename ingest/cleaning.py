@@ -146,9 +146,14 @@ def check_pages(pages: Sequence[str]) -> PageCheck:
 
 
 def no_text_reason(
-    check: PageCheck, pages: int, unreadable: Sequence[int] = (), page_error: str | None = None
+    check: PageCheck,
+    pages: int,
+    unreadable: Sequence[int] = (),
+    page_error: str | None = None,
+    recognition: str | None = None,
 ) -> str:
-    """Why a document none of whose `pages` can be indexed is refused, in the user's terms."""
+    """Why a document none of whose `pages` can be indexed is refused, in the user's terms;
+    `recognition` says what text recognition did, for a document that could be scanned."""
     if check.junk_text:
         junk = len(check.junk_text)
         where = (
@@ -162,7 +167,15 @@ def no_text_reason(
         )
     if unreadable and len(unreadable) == pages:
         return f"no page could be read: {page_error}"
-    return (
-        "no text found: the pages may be scanned images, and text recognition (OCR)"
-        " is not supported"
-    )
+    if recognition is None:
+        return "no text found"
+    return f"no text found: {recognition}"
+
+
+def ocr_note(enabled: bool, skipped: dict[int, str]) -> str:
+    """What text recognition did for a document in which it found no text."""
+    if not enabled:
+        return "the pages may be scanned images, and text recognition (OCR) is turned off (RAG_OCR)"
+    if skipped:
+        return f"text recognition (OCR) could not read every page: {next(iter(skipped.values()))}"
+    return "text recognition (OCR) found no words either: the pages may be blank or pictures"

@@ -12,8 +12,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ingest.beir import read_beir_corpus
-from ingest.files import IngestOutcome, supported_files
-from ingest.pipeline import Ingestor, Progress
+from ingest.files import IngestOutcome, Progress, Step, found_in, progress_text, supported_files
+from ingest.pipeline import Ingestor
 from rag.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -23,7 +23,6 @@ from rag.commands.common import (
     run,
     settings_from,
 )
-from rag.documents import page_list
 from rag.engine import open_engine
 from rag.stores.collections import original_path, read_catalog
 
@@ -95,7 +94,10 @@ def ingest_files(
 def _with_progress(label: str, work: Callable[[Progress], IngestOutcome]) -> IngestOutcome:
     with tqdm(desc=label[:40], unit="chunk", file=sys.stderr, leave=False) as bar:
 
-        def progress(done: int, total: int) -> None:
+        def progress(done: int, total: int, step: Step) -> None:
+            if step is Step.OCR:  # a page being read, not a count: show it in words
+                bar.set_postfix_str(progress_text(done, total, step), refresh=True)
+                return
             bar.total = total
             bar.update(done - bar.n)
 
@@ -107,10 +109,7 @@ def _report(outcomes: list[IngestOutcome], as_json: bool) -> None:
         print_json({"files": [o.as_dict() for o in outcomes]})
         return
     for o in outcomes:
-        detail = o.reason or f"{o.pages} pages, {o.chunks} chunks"
-        if o.ok and o.pages_without_text:
-            detail += f"; no text on pages {page_list(o.pages_without_text, 10)}"
-        print(f"{o.status.value:9}  {o.path}  ({detail})")
+        print(f"{o.status.value:9}  {o.path}  ({o.reason or found_in(o)})")
 
 
 def _list(args: argparse.Namespace) -> int:

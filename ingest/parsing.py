@@ -1,29 +1,17 @@
-"""Read a file's text page by page. PDFs are parsed in a child process with limits.
-
-A hostile or broken PDF can make a parser loop or allocate without end, so pypdf runs in
-a separate process (`ingest.pdf_worker`) with a memory ceiling, a CPU-time limit and a
-wall-clock deadline; on overrun the process is killed and the file is reported, while the
-app carries on. The parent reads at most a bounded reply.
-"""
+"""Read a file's text page by page: text files here, every other format in the parser
+process (`ingest.parser_process`), which runs under time, memory and output limits."""
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
-import selectors
-import subprocess
-import sys
-import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePath
-from signal import SIGKILL, SIGSEGV, SIGXCPU
-from subprocess import DEVNULL, PIPE
 
+from ingest.formats import SUFFIXES as OTHER_SUFFIXES
+from ingest.parser_process import PageProgress, ParseLimits, run_parser
 from ingest.reasons import too_much_text
-from rag.config import DEFAULTS
+from rag.config import Settings
 from rag.errors import IngestError
 
 PDF_HEADER = b"%PDF-"
@@ -35,9 +23,7 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 BINARY_WINDOW = 8192
 # Byte order marks of UTF-16 text, as Windows Notepad saves "Unicode".
 UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
-SUPPORTED_SUFFIXES = (".pdf", *TEXT_SUFFIXES)
-_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
-_READ_SIZE = 1 << 20
+SUPPORTED_SUFFIXES = (".pdf", *TEXT_SUFFIXES, *OTHER_SUFFIXES)
 
 
 @dataclass(frozen=True)
@@ -46,7 +32,11 @@ class ParsedFile:
 
     `page_error` says why the first unreadable page could not be read. A PDF also gives
     its metadata title (raw, maybe boilerplate) and its outline: (1-based page, path of
-    nested bookmark titles) for each bookmark, in outline order.
+    nested bookmark titles) for each bookmark, in outline order; its scanned pages read by
+    text recognition (`ocr_pages`, with each word's box as fractions of the page, top left
+    first: `ocr_words[page]` = ((word, x0, y0, x1, y1), ...)) and those it could not read
+    (`ocr_skipped`: page -> why). Other formats name their unit (a slide, a sheet, a
+    chapter) and its pages, count their tables and, for sheets, give each text line's row.
     """
 
     pages: tuple[str, ...]
@@ -54,28 +44,20 @@ class ParsedFile:
     page_error: str | None = None
     title: str = ""
     outline: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    unit: str = "page"
+    page_names: tuple[str, ...] = ()
+    tables: int = 0
+    row_numbers: tuple[tuple[int, ...], ...] = ()
+    ocr_pages: tuple[int, ...] = ()
+    ocr_words: dict[int, tuple[tuple, ...]] = field(default_factory=dict)
+    ocr_skipped: dict[int, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ParseLimits:
-    """Bounds for parsing one file: the parser process's time and memory, and how many
-    pages and characters a document may have. The defaults are the settings' defaults."""
-
-    timeout_s: float = DEFAULTS.parse_timeout_s
-    memory_mb: int = DEFAULTS.parse_memory_mb
-    max_pages: int = DEFAULTS.max_pages
-    max_chars: int = DEFAULTS.max_chars
-
-    @property
-    def cpu_s(self) -> int:
-        """The parser's CPU-time limit: just above the wall-clock deadline."""
-        return math.ceil(self.timeout_s) + 1
-
-    @property
-    def reply_bytes(self) -> int:
-        """The most the parser may send back: each character is at most 6 bytes of JSON
-        (a control character escaped), plus a little per page."""
-        return 6 * self.max_chars + 64 * self.max_pages + 65_536
+def parse_limits(settings: Settings) -> ParseLimits:
+    """The parsing limits the settings ask for."""
+    names = [field.name for field in fields(ParseLimits)]
+    renamed = {"timeout_s": "parse_timeout_s", "memory_mb": "parse_memory_mb"}
+    return ParseLimits(**{name: getattr(settings, renamed.get(name, name)) for name in names})
 
 
 def read_limited(path: Path, max_bytes: int) -> bytes:
@@ -101,21 +83,50 @@ def too_large(size: int, max_bytes: int) -> str:
 
 
 def parse_file(
-    name: str, data: bytes, password: str | None = None, limits: ParseLimits | None = None
+    name: str,
+    data: bytes,
+    password: str | None = None,
+    limits: ParseLimits | None = None,
+    progress: PageProgress | None = None,
 ) -> ParsedFile:
-    """The pages of a PDF, text or Markdown file; raises IngestError with the reason."""
+    """The pages of a file of any supported format; raises IngestError with the reason.
+
+    `progress(page, pages)` is called before each scanned page is read by recognition.
+    """
     limits = limits or ParseLimits()
     suffix = PurePath(name).suffix.lower()
     if not data:
         raise IngestError("empty file (0 bytes)")
     if suffix in TEXT_SUFFIXES:
         return _text_file(data, limits)
-    if suffix != ".pdf":
+    if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(
             f"unsupported file type {suffix or '(none)'}; use {', '.join(SUPPORTED_SUFFIXES)}"
         )
-    _check_pdf_header(data)
-    return _parse_pdf_isolated(data, password, limits)
+    if suffix == ".pdf":
+        _check_pdf_header(data)
+    reply = run_parser(limits.request(suffix, password), data, limits, progress)
+    return _parsed(reply)
+
+
+def _parsed(reply: dict) -> ParsedFile:
+    """The parser process's reply as a ParsedFile; malformed optional parts left out."""
+    words = reply.get("ocr_words") or {}
+    skipped = reply.get("ocr_skipped") or {}
+    return ParsedFile(
+        tuple(reply["pages"]),
+        tuple(reply.get("unreadable_pages") or ()),
+        reply.get("page_error"),
+        str(reply.get("title") or ""),
+        _outline(reply.get("outline")),
+        unit=str(reply.get("unit") or "page"),
+        page_names=tuple(map(str, reply.get("page_names") or ())),
+        tables=int(reply.get("tables") or 0),
+        row_numbers=tuple(tuple(rows) for rows in reply.get("row_numbers") or ()),
+        ocr_pages=tuple(reply.get("ocr_pages") or ()),
+        ocr_words={int(page): tuple(map(tuple, found)) for page, found in words.items()},
+        ocr_skipped={int(page): str(why) for page, why in skipped.items()},
+    )
 
 
 def _text_file(data: bytes, limits: ParseLimits) -> ParsedFile:
@@ -146,36 +157,6 @@ def _check_pdf_header(data: bytes) -> None:
         raise IngestError("not a PDF: the file starts as a web page (HTML) with a PDF after it")
 
 
-# Parser processes at once, however many sessions upload: each may use its whole memory
-# limit, so this bounds the app's worst case at this many times RAG_PARSE_MEMORY_MB.
-MAX_WORKERS = max(2, os.cpu_count() or 2)
-_WORKERS = threading.BoundedSemaphore(MAX_WORKERS)
-
-
-def _parse_pdf_isolated(data: bytes, password: str | None, limits: ParseLimits) -> ParsedFile:
-    request = {
-        "password": password,
-        "memory_mb": limits.memory_mb,
-        "cpu_s": limits.cpu_s,
-        "max_pages": limits.max_pages,
-        "max_chars": limits.max_chars,
-    }
-    output, code = _run_worker(json.dumps(request).encode() + b"\n", data, limits)
-    try:
-        reply = json.loads(output)
-    except ValueError:
-        raise IngestError(_reason_for_exit(code, limits)) from None
-    if "error" in reply:
-        raise IngestError(reply["error"])
-    return ParsedFile(
-        tuple(reply["pages"]),
-        tuple(reply["unreadable_pages"]),
-        reply.get("page_error"),
-        str(reply.get("title") or ""),
-        _outline(reply.get("outline")),
-    )
-
-
 def _outline(entries: object) -> tuple[tuple[int, tuple[str, ...]], ...]:
     """The reply's outline entries, any that are malformed left out."""
     if not isinstance(entries, list):
@@ -188,77 +169,3 @@ def _outline(entries: object) -> tuple[tuple[int, tuple[str, ...]], ...]:
         and isinstance(entry[0], int)
         and isinstance(entry[1], list)
     )
-
-
-def _run_worker(header: bytes, data: bytes, limits: ParseLimits) -> tuple[bytes, int]:
-    """(what the worker wrote, its exit code); kills it on overrun."""
-    # A fresh interpreter rather than multiprocessing: it never re-imports the caller's
-    # main module (Streamlit's, a test runner's), and it shares no threads or locks.
-    command = [sys.executable, "-m", "ingest.pdf_worker"]
-    environment = {**os.environ, "PYTHONPATH": _PROJECT_ROOT}
-    with (
-        _WORKERS,
-        subprocess.Popen(
-            command, stdin=PIPE, stdout=PIPE, stderr=DEVNULL, env=environment, bufsize=0
-        ) as child,
-    ):
-        feeder = threading.Thread(target=_feed, args=(child.stdin, header, data), daemon=True)
-        feeder.start()
-        try:
-            output = _read_reply(child.stdout, limits)
-        finally:
-            if child.poll() is None:
-                child.kill()
-            code = child.wait()
-            feeder.join()
-    return output, code
-
-
-def _feed(pipe, *parts: bytes) -> None:
-    """Write the request; a worker that died or was killed stops reading, which is fine."""
-    try:
-        for part in parts:
-            view = memoryview(part)
-            while view:
-                view = view[pipe.write(view) :]
-        pipe.close()
-    except (BrokenPipeError, OSError, ValueError):
-        pass
-
-
-def _read_reply(pipe, limits: ParseLimits) -> bytes:
-    """Everything the worker writes until it exits, within the deadline and size cap."""
-    deadline = time.monotonic() + limits.timeout_s
-    received = bytearray()
-    # A selector, not select.select: a busy server may hold more than 1,024 descriptors.
-    with selectors.DefaultSelector() as selector:
-        selector.register(pipe, selectors.EVENT_READ)
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                raise IngestError(_too_slow(limits))
-            piece = os.read(pipe.fileno(), _READ_SIZE)
-            if not piece:
-                return bytes(received)
-            received += piece
-            if len(received) > limits.reply_bytes:
-                raise IngestError("the PDF parser sent back more text than the limits allow")
-
-
-def _reason_for_exit(code: int, limits: ParseLimits) -> str:
-    """Why the worker stopped without a reply, from its exit status."""
-    if code == -SIGXCPU:
-        return _too_slow(limits)
-    if code in (-SIGKILL, -SIGSEGV):
-        return (
-            f"the PDF parser crashed (signal {-code}); the file may need more than"
-            f" {limits.memory_mb} MB to parse, or is damaged"
-        )
-    return (
-        f"the PDF parser stopped (exit code {code}); the file may need more than"
-        f" {limits.memory_mb} MB to parse, or is damaged"
-    )
-
-
-def _too_slow(limits: ParseLimits) -> str:
-    return f"parsing took longer than {limits.timeout_s:g} s and was stopped (RAG_PARSE_TIMEOUT_S)"

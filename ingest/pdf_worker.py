@@ -1,24 +1,21 @@
-"""The PDF parser process: one request on stdin, one JSON reply on stdout.
+"""Reading a PDF inside the parser process (`ingest.worker`): text, title, outline, and
+the scanned pages by text recognition.
 
-Input: a JSON line `{"password", "memory_mb", "cpu_s", "max_pages", "max_chars"}`, then the
-PDF bytes. Output: `{"pages": [...], "unreadable_pages": [...], "page_error": ...,
-"title": ..., "outline": [[page, [titles...]], ...]}` or `{"error": "reason"}`. The process
-limits itself before it reads the PDF: address space, CPU time, no files written, no core
-dump. Every reason is meant for the person who
-uploaded the file.
+The reply: `{"pages": [...], "unreadable_pages": [...], "page_error": ..., "title": ...,
+"outline": [[page, [titles...]], ...]}` and what `ingest.scanned` adds, or
+`{"error": "reason"}`. Every reason is meant for the person who uploaded the file.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import resource
-import sys
 from collections.abc import Callable
 from functools import cache
 from io import BytesIO
 
 from ingest.reasons import too_much_text
+from ingest.scanned import Emit, read_scanned_pages
 from rag.errors import IngestError
 
 # An intact PDF ends with %%EOF; a download cut short does not.
@@ -41,26 +38,18 @@ _HINTS = (
 )
 
 
-def limit_resources(memory_mb: int, cpu_s: int) -> None:
-    """Cap this process: memory, CPU time, file writes and core dumps.
+def parse_request(data: bytes, request: dict, emit: Emit) -> dict:
+    """Parse the PDF as the request says; describe the outcome as a JSON-ready dict.
 
-    The CPU limit backs up the parent's wall-clock deadline: should the app itself die, an
-    orphaned parser still stops on its own.
+    Pages without a usable text layer are then read by text recognition where the request
+    allows it, each announced through `emit` first.
     """
-    memory = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def parse_request(data: bytes, request: dict) -> dict:
-    """Parse the PDF as the request says; describe the outcome as a JSON-ready dict."""
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = _open(data, request["password"], request["max_pages"])
         reply = _extract(reader.pages, request["max_chars"])
-        return reply | {"title": metadata_title(reader), "outline": read_outline(reader)}
+        reply |= {"title": metadata_title(reader), "outline": read_outline(reader)}
+        return reply | read_scanned_pages(data, reply["pages"], request, emit)
     except IngestError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # pypdf raises many kinds; each means the same to the user
@@ -262,15 +251,3 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 def _short(exc: BaseException, limit: int = 200) -> str:
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def main() -> None:
-    """Read the request, limit this process, parse, and write the reply."""
-    request = json.loads(sys.stdin.buffer.readline())
-    limit_resources(request["memory_mb"], request["cpu_s"])
-    reply = parse_request(sys.stdin.buffer.read(), request)
-    sys.stdout.buffer.write(json.dumps(reply, ensure_ascii=False).encode("utf-8"))
-
-
-if __name__ == "__main__":
-    main()

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.chunking import chunk_pages, document_sections
-from ingest.cleaning import check_pages, clean_text, no_text_reason
+from ingest.cleaning import check_pages, clean_text, no_text_reason, ocr_note
 from ingest.files import (
     FileStatus,
     IngestOutcome,
+    Progress,
+    Step,
     TextDocument,
     document_id,
     outcome_of,
 )
 from ingest.headers import document_title
-from ingest.parsing import (
-    ParsedFile,
-    ParseLimits,
-    parse_file,
-    read_limited,
-    too_large,
-)
+from ingest.locations import PAGES_APART, locate
+from ingest.parsing import ParsedFile, parse_file, parse_limits, read_limited, too_large
 from ingest.reasons import too_much_text
 from rag.documents import Chunk, DocumentRecord, with_header
 from rag.errors import IngestError, RagError
@@ -33,8 +30,6 @@ from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
 
-# (chunks embedded so far, chunks in the document)
-Progress = Callable[[int, int], None]
 # Chunks embedded and written per step; small enough to report progress often.
 WRITE_BATCH = 128
 
@@ -68,14 +63,8 @@ class Ingestor:
         self._library = library
         self._guard = threading.Lock()
         self._busy: dict[str, tuple[threading.Lock, int]] = {}
-        settings = library.settings
-        self._limits = ParseLimits(
-            settings.parse_timeout_s,
-            settings.parse_memory_mb,
-            settings.max_pages,
-            settings.max_chars,
-        )
-        self._max_bytes = settings.max_upload_mb * 1024 * 1024
+        self._limits = parse_limits(library.settings)
+        self._max_bytes = library.settings.max_upload_mb * 1024 * 1024
 
     def ingest_path(
         self, path: Path, password: str | None = None, progress: Progress | None = None
@@ -110,7 +99,7 @@ class Ingestor:
             if same is not None:
                 return outcome_of(name, FileStatus.UNCHANGED, same)
             try:
-                document = self._prepare(name, data, password, doc_id, sha256)
+                document = self._prepare(name, data, password, doc_id, sha256, progress)
                 self._write(document.record, data, document.chunks, progress)
                 retired = self._library.publish(document.record)
             except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
@@ -163,7 +152,7 @@ class Ingestor:
                 outcomes.update(self._write_batch(batch))
                 batch = []
             if progress:
-                progress(position + 1, len(documents))
+                progress(position + 1, len(documents), Step.EMBED)
         outcomes.update(self._write_batch(batch))
         return [outcomes[position] for position in range(len(documents))]
 
@@ -209,9 +198,13 @@ class Ingestor:
         }
 
     def _prepare(
-        self, name: str, data: bytes, password: str | None, doc_id: str, sha256: str
+        self, name, data: bytes, password, doc_id, sha256, progress: Progress | None
     ) -> _Chunked:
-        parsed = parse_file(name, data, password, self._limits)
+        def reading(page: int, pages: int) -> None:
+            if progress:
+                progress(page, pages, Step.OCR)
+
+        parsed = parse_file(name, data, password, self._limits, reading)
         return self._chunk(name, parsed, len(data), doc_id, sha256)
 
     def _chunk(
@@ -230,13 +223,15 @@ class Ingestor:
         pages = [clean_text(page) for page in parsed.pages]
         check = check_pages(pages)
         if len(check.unusable) == len(pages):
-            raise IngestError(
-                no_text_reason(check, len(pages), parsed.unreadable_pages, parsed.page_error)
-            )
+            # Only a PDF can hold scanned pages: say what text recognition did with them.
+            scanned = name.lower().endswith(".pdf")
+            why = ocr_note(self._limits.ocr, parsed.ocr_skipped) if scanned else None
+            unreadable = parsed.unreadable_pages
+            raise IngestError(no_text_reason(check, len(pages), unreadable, parsed.page_error, why))
         # A junk page is indexed as if it were empty; it keeps its number.
         pages = ["" if n in check.junk_text else page for n, page in enumerate(pages, start=1)]
         title = document_title(parsed.title, name) if title is None else title
-        chunks = self._chunk_pages(name, pages, doc_id, title, parsed.outline)
+        chunks = self._chunk_pages(name, pages, doc_id, title, parsed)
         record = DocumentRecord(
             doc_id=doc_id,
             name=name,
@@ -246,12 +241,16 @@ class Ingestor:
             chunks=len(chunks),
             added_at=0.0,
             pages_without_text=check.unusable,
+            unit=parsed.unit,
+            pages_ocr=tuple(p for p in parsed.ocr_pages if p not in check.unusable),
+            tables=parsed.tables,
         )
         return _Chunked(record, chunks, check.junk_text)
 
-    def _chunk_pages(self, name, pages, doc_id, title, outline) -> list[Chunk]:
+    def _chunk_pages(self, name, pages, doc_id, title, parsed: ParsedFile) -> list[Chunk]:
         settings = self._library.settings
-        return chunk_pages(
+        sections = document_sections(name, pages, parsed.outline, parsed.unit)
+        chunks = chunk_pages(
             pages,
             doc_id=doc_id,
             source=name,
@@ -259,8 +258,10 @@ class Ingestor:
             size=settings.chunk_tokens,
             overlap=settings.chunk_overlap,
             title=title,
-            sections=document_sections(name, pages, outline),
+            sections=sections,
+            pages_apart=parsed.unit in PAGES_APART,
         )
+        return locate(chunks, parsed, pages, sections)
 
     def _write(
         self, record: DocumentRecord, data: bytes, chunks: list[Chunk], progress: Progress | None
@@ -278,7 +279,7 @@ class Ingestor:
                 batch = chunks[start : start + WRITE_BATCH]
                 library.write_chunks(batch, library.embed_passages(_texts(batch)))
                 if progress:
-                    progress(start + len(batch), len(chunks))
+                    progress(start + len(batch), len(chunks), Step.EMBED)
         except Exception as exc:
             for doc_id in doc_ids:
                 library.discard(doc_id)

@@ -7,7 +7,8 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from ingest.files import FileStatus, IngestOutcome
+from ingest.files import FileStatus, IngestOutcome, Step, found_in, progress_text
+from ingest.parsing import SUPPORTED_SUFFIXES
 from pages.common import engine, guarded
 from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
@@ -18,8 +19,8 @@ library, ingestor, _ = engine()
 def upload_files() -> None:
     """Ingest the chosen files one by one, each with its own progress bar and outcome."""
     uploads = st.file_uploader(
-        "Add PDF, text or Markdown files",
-        type=["pdf", "txt", "md"],
+        "Add PDF, Word, PowerPoint, Excel, CSV, HTML, EPUB, OpenDocument, text or Markdown files",
+        type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES],
         accept_multiple_files=True,
         key="uploads",
     )
@@ -40,8 +41,9 @@ def upload_files() -> None:
 
 
 def _progress(bar, name: str):
-    def report(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{name}: embedded {done} of {total} chunks")
+    def report(done: int, total: int, step: Step) -> None:
+        text = f"{name}: {progress_text(done, total, step)}"
+        bar.progress(min(done / max(total, 1), 1.0), text=text)
 
     return report
 
@@ -52,7 +54,7 @@ def show_outcome(outcome: IngestOutcome) -> None:
     if outcome.status is FileStatus.FAILED:
         st.error(f"{name}: failed. {escape_markdown(outcome.reason or '')}", icon="❌")
         return
-    message = f"{name}: {outcome.status.value} ({outcome.pages} pages, {outcome.chunks} chunks)"
+    message = f"{name}: {outcome.status.value} ({escape_markdown(found_in(outcome))})"
     if outcome.status is FileStatus.UNCHANGED:
         st.info(f"{message}; the same file is already in the library.", icon="ℹ️")
     else:
@@ -61,7 +63,8 @@ def show_outcome(outcome: IngestOutcome) -> None:
     empty = [n for n in outcome.pages_without_text if n not in junk]
     if empty:
         st.warning(
-            f"{name}: no text on page(s) {page_list(empty, 20)} (scanned images are not read)."
+            f"{name}: no text on page(s) {page_list(empty, 20)}: blank, or pictures without"
+            " words that text recognition (OCR) could read."
         )
     if junk:
         st.warning(
@@ -71,11 +74,15 @@ def show_outcome(outcome: IngestOutcome) -> None:
 
 
 def document_table(documents) -> None:
-    """Name, pages, chunks, size and when each document was added."""
+    """Name, what was found (pages or slides or sheets, tables, pages read by OCR), chunks,
+    size and when each document was added."""
     rows = [
         {
             "name": d.name,
             "pages": d.pages,
+            "unit": d.unit,
+            "tables": d.tables,
+            "pages read by OCR": ", ".join(map(str, d.pages_ocr)),
             "chunks": d.chunks,
             "size (KB)": round(d.size_bytes / 1024, 1),
             "added": datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
@@ -103,7 +110,8 @@ def manage(documents) -> None:
     frame = pd.DataFrame(
         {
             "chunk": [c.index for c in chunks],
-            "pages": [page_span(c.page_start, c.page_end) for c in chunks],
+            "where": [c.location or page_span(c.page_start, c.page_end) for c in chunks],
+            "OCR": [c.ocr for c in chunks],
             "tokens": [c.tokens for c in chunks],
             "text": [c.text for c in chunks],
         }

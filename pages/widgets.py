@@ -55,9 +55,12 @@ def chunk_card(
 
 
 def chunk_header(chunk: ScoredChunk) -> None:
-    """The chunk's document title and section, as plain text (it comes from the file)."""
+    """The chunk's document title and section, as plain text (it comes from the file), and
+    whether its text was read by text recognition (so may hold misread words)."""
     if chunk.header:
         st.text(chunk.header)
+    if chunk.ocr:
+        st.caption("Text from OCR: read from a scanned page, so some words may be misread.")
 
 
 def score_chart(chunks: tuple[ScoredChunk, ...]) -> None:

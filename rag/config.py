@@ -7,7 +7,6 @@ setting stops the program at start-up with a message that names it.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from rag.errors import SettingsError
+from rag.setting_values import Values
 
 T = TypeVar("T")
 
@@ -29,10 +29,6 @@ DEFAULT_EMBED_MODELS = {
 DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
 # RAG_CHAT_MODEL=none turns generation off even when a key is set.
 NO_CHAT_MODEL = "none"
-# RAG_EMBED_QUERY_PREFIX=none (or RAG_EMBED_PASSAGE_PREFIX=none) turns a known prefix off.
-NO_PREFIX = "none"
-# Chroma's own rule for collection names.
-_COLLECTION_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -64,6 +60,16 @@ class Settings:
     max_upload_mb: int = 100
     max_pages: int = 5000
     max_chars: int = 10_000_000
+    # Text recognition of pages without a usable text layer (scans), in the parser process.
+    ocr: bool = True
+    ocr_page_timeout_s: float = 60.0
+    ocr_document_timeout_s: float = 1800.0
+    ocr_memory_mb: int = 2048
+    # Office, EPUB and OpenDocument files are ZIP archives, checked before extraction.
+    max_unzipped_mb: int = 500
+    max_zip_ratio: int = 200
+    max_sheet_rows: int = 100_000
+    max_sheet_cells: int = 2_000_000
     # Writes stop while less than this is free: some stores hang rather than fail on a
     # full disk, so the app never lets the disk fill up under them.
     min_free_mb: int = 200
@@ -101,7 +107,7 @@ class Settings:
         Values are checked as they are when read from the environment.
         """
         if "collection" in changes:
-            _Reader({"RAG_COLLECTION": str(changes["collection"]) or " "}).collection_name(
+            Values({"RAG_COLLECTION": str(changes["collection"]) or " "}).collection_name(
                 "RAG_COLLECTION", ""
             )
         return replace(self, **changes)
@@ -120,6 +126,13 @@ _NUMBERS: dict[str, tuple[str, float | None, float | None]] = {
     "max_upload_mb": ("RAG_MAX_UPLOAD_MB", 1, None),
     "max_pages": ("RAG_MAX_PAGES", 1, None),
     "max_chars": ("RAG_MAX_CHARS", 1000, None),
+    "ocr_page_timeout_s": ("RAG_OCR_PAGE_TIMEOUT_S", 1, None),
+    "ocr_document_timeout_s": ("RAG_OCR_DOCUMENT_TIMEOUT_S", 1, None),
+    "ocr_memory_mb": ("RAG_OCR_MEMORY_MB", 512, None),
+    "max_unzipped_mb": ("RAG_MAX_UNZIPPED_MB", 1, None),
+    "max_zip_ratio": ("RAG_MAX_ZIP_RATIO", 2, None),
+    "max_sheet_rows": ("RAG_MAX_SHEET_ROWS", 1, None),
+    "max_sheet_cells": ("RAG_MAX_SHEET_CELLS", 1, None),
     "min_free_mb": ("RAG_MIN_FREE_MB", 0, None),
     "chat_temperature": ("RAG_CHAT_TEMPERATURE", 0, 2),
     "chat_max_tokens": ("RAG_CHAT_MAX_TOKENS", 16, None),
@@ -141,10 +154,10 @@ def load_settings(
     if env_file is not None and env_file.is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
-    return _parse(_Reader(values))
+    return _parse(Values(values))
 
 
-def _parse(env: _Reader) -> Settings:
+def _parse(env: Values) -> Settings:
     provider = env.choice("RAG_EMBED_PROVIDER", EMBED_PROVIDERS, DEFAULTS.embed_provider)
     numbers = {
         name: env.number(variable, getattr(DEFAULTS, name), minimum, maximum)
@@ -163,6 +176,7 @@ def _parse(env: _Reader) -> Settings:
         openai_api_key=env.optional_text("OPENAI_API_KEY"),
         openai_base_url=env.url("OPENAI_BASE_URL"),
         chroma_host=env.optional_text("CHROMA_HOST"),
+        ocr=env.flag("RAG_OCR", DEFAULTS.ocr),
         **numbers,
     )
     settings = replace(settings, **_chat_settings(env, settings))
@@ -187,7 +201,7 @@ def _check_together(settings: Settings) -> None:
         )
 
 
-def _chat_settings(env: _Reader, settings: Settings) -> dict[str, object]:
+def _chat_settings(env: Values, settings: Settings) -> dict[str, object]:
     """Generation settings; which provider (if any) follows from what is set."""
     provider, model = _chat_provider(env, settings)
     return {
@@ -200,7 +214,7 @@ def _chat_settings(env: _Reader, settings: Settings) -> dict[str, object]:
     }
 
 
-def _chat_provider(env: _Reader, settings: Settings) -> tuple[str | None, str | None]:
+def _chat_provider(env: Values, settings: Settings) -> tuple[str | None, str | None]:
     """(provider, model): Azure by its endpoint, OpenAI or a compatible server, or none.
 
     An OpenAI key alone implies the default OpenAI model. A base URL alone does not: the
@@ -220,77 +234,3 @@ def _chat_provider(env: _Reader, settings: Settings) -> tuple[str | None, str | 
     if model is None and settings.openai_api_key is not None:
         model = DEFAULT_OPENAI_CHAT_MODEL
     return ("openai", model) if model is not None else (None, None)
-
-
-class _Reader:
-    """Typed access to raw string values; each error names the variable."""
-
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = values
-
-    def optional_text(self, name: str) -> str | None:
-        value = self._values.get(name, "").strip()
-        return value or None
-
-    def prefix(self, name: str) -> str | None:
-        """Kept exactly, spaces included ("query: "); `none` means no prefix at all."""
-        value = self._values.get(name, "")
-        if not value.strip():
-            return None
-        return "" if value.strip().lower() == NO_PREFIX else value
-
-    def text(self, name: str, default: str) -> str:
-        return self.optional_text(name) or default
-
-    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
-        value = self.text(name, default).lower()
-        if value not in allowed:
-            raise SettingsError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-        return value
-
-    def number(
-        self, name: str, default: T, minimum: float | None = None, maximum: float | None = None
-    ) -> T:
-        """The value as the default's type (int or float), within the bounds given."""
-        raw = self.optional_text(name)
-        if raw is None:
-            return default
-        try:
-            value = type(default)(raw)
-        except ValueError:
-            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            bounds = (
-                f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-            )
-            raise SettingsError(f"{name} must be {bounds}, got {raw!r}")
-        return value
-
-    def optional_number(self, name: str, minimum: int) -> int | None:
-        if self.optional_text(name) is None:
-            return None
-        return self.number(name, 0, minimum=minimum)
-
-    def directory(self, name: str) -> Path | None:
-        raw = self.optional_text(name)
-        if raw is None:
-            return None
-        path = Path(raw).expanduser()
-        if not path.is_dir():
-            raise SettingsError(f"{name} must be an existing folder, got {raw!r}")
-        return path
-
-    def url(self, name: str) -> str | None:
-        raw = self.optional_text(name)
-        if raw is not None and not raw.startswith(("http://", "https://")):
-            raise SettingsError(f"{name} must start with http:// or https://, got {raw!r}")
-        return raw
-
-    def collection_name(self, name: str, default: str) -> str:
-        value = self.text(name, default)
-        if not _COLLECTION_NAME.match(value) or ".." in value:
-            raise SettingsError(
-                f"{name} must be 3-512 letters, digits, '.', '_' or '-', starting and ending"
-                f" with a letter or digit; got {value!r}"
-            )
-        return value

@@ -36,21 +36,31 @@ class Chunk:
     tokens: int
     # "Title › Section": embedded and indexed with the text, never part of it.
     header: str = ""
+    # Where it is in its format's terms ("slide 4", "sheet Revenue, rows 2-40"); "" for
+    # pages, which the page span says.
+    location: str = ""
+    # True when some of its text was read from a scanned page by text recognition, with
+    # each recognised word's (page, x0, y0, x1, y1) as fractions of the page, top left.
+    ocr: bool = False
+    boxes: tuple[tuple[int, float, float, float, float], ...] = ()
 
     def indexed_text(self) -> str:
         """What is embedded and indexed for this chunk: its header, then its text."""
         return with_header(self.header, self.text)
 
-    def metadata(self) -> dict[str, str | int]:
+    def metadata(self) -> dict[str, str | int | bool]:
         """The fields stored beside the vector (everything but the id and the text)."""
         data = asdict(self)
         del data["chunk_id"], data["text"]
+        data["boxes"] = json.dumps(data["boxes"]) if self.boxes else ""
         return data
 
     @classmethod
     def from_stored(cls, chunk_id: str, text: str, metadata: dict) -> Chunk:
         """Rebuild a chunk from what a store returned."""
         fields = {name: metadata[name] for name in cls.__dataclass_fields__ if name in metadata}
+        boxes = fields.pop("boxes", "")
+        fields["boxes"] = tuple(map(tuple, json.loads(boxes))) if boxes else ()
         return cls(chunk_id=chunk_id, text=text, **fields)
 
 
@@ -67,21 +77,32 @@ class DocumentRecord:
     added_at: float
     status: DocumentStatus = DocumentStatus.PENDING
     pages_without_text: tuple[int, ...] = field(default=())
+    # What its pages are ("page", "slide", "sheet", "chapter", "section"), which of them
+    # were read by text recognition, and how many tables were kept as rows.
+    unit: str = "page"
+    pages_ocr: tuple[int, ...] = field(default=())
+    tables: int = 0
 
     def metadata(self) -> dict[str, str | int | float]:
         """A flat mapping that Chroma can store as record metadata."""
         data = asdict(self)
         data["status"] = self.status.value
-        data["pages_without_text"] = json.dumps(list(self.pages_without_text))
+        for name in _PAGE_LISTS:
+            data[name] = json.dumps(list(data[name]))
         return data
 
     @classmethod
     def from_metadata(cls, metadata: dict) -> DocumentRecord:
-        """The inverse of `metadata()`."""
-        data = dict(metadata)
+        """The inverse of `metadata()`; records written before a field existed get its
+        default."""
+        data = {k: v for k, v in metadata.items() if k in cls.__dataclass_fields__}
         data["status"] = DocumentStatus(data["status"])
-        data["pages_without_text"] = tuple(json.loads(data.get("pages_without_text", "[]")))
+        for name in _PAGE_LISTS:
+            data[name] = tuple(json.loads(data.get(name, "[]")))
         return cls(**data)
+
+
+_PAGE_LISTS = ("pages_without_text", "pages_ocr")
 
 
 def with_header(header: str, text: str) -> str:

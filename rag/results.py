@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from rag.documents import page_label
+from rag.documents import Chunk, page_label
 
 
 class SearchMode(StrEnum):
@@ -115,6 +115,21 @@ class ScoredChunk:
     fused: Score | None
     # The chunk's document title and section ("" for chunks stored without one).
     header: str = ""
+    # Its place in its format's terms ("slide 4"); "" for pages. Whether text recognition
+    # read any of it from a scanned page.
+    location: str = ""
+    ocr: bool = False
+
+    @classmethod
+    def of(
+        cls, chunk: Chunk, rank: int, *, vector: Score | None, bm25: Score | None, fused=None
+    ) -> ScoredChunk:
+        """A stored chunk at `rank`, with the scores its retrievers gave it."""
+        c = chunk
+        return cls(
+            rank, c.chunk_id, c.doc_id, c.source, c.page_start, c.page_end, c.text,
+            vector, bm25, fused, header=c.header, location=c.location, ocr=c.ocr,
+        )  # fmt: skip
 
     def scores(self) -> dict[str, Score | None]:
         """The three scores by name, in display order."""
@@ -122,8 +137,9 @@ class ScoredChunk:
 
     @property
     def pages(self) -> str:
-        """ "p. 3" or "pp. 3-4"."""
-        return page_label(self.page_start, self.page_end)
+        """Where it is, as citations say: "p. 3", "pp. 3-4", "slide 4", "sheet Revenue,
+        rows 2-40", "chapter 3" or "section Risk factors"."""
+        return self.location or page_label(self.page_start, self.page_end)
 
     def as_dict(self) -> dict:
         """JSON-friendly form; a missing score is null."""
@@ -135,6 +151,8 @@ class ScoredChunk:
             "page_start": self.page_start,
             "page_end": self.page_end,
             "header": self.header,
+            "location": self.pages,
+            "ocr": self.ocr,
             "text": self.text,
             "scores": {k: (s.as_dict() if s else None) for k, s in self.scores().items()},
         }

@@ -39,11 +39,12 @@ class ChunkPoint:
     page_start: int
     page_end: int
     preview: str
+    location: str = ""
 
     @property
     def pages(self) -> str:
-        """ "p. 3" or "pp. 3-4"."""
-        return page_label(self.page_start, self.page_end)
+        """ "p. 3", "pp. 3-4", or the place in its format's terms ("slide 4")."""
+        return self.location or page_label(self.page_start, self.page_end)
 
     @classmethod
     def of(cls, chunk: Chunk) -> ChunkPoint:
@@ -52,7 +53,7 @@ class ChunkPoint:
         if len(text) > PREVIEW_CHARS:
             text = text[: PREVIEW_CHARS - 1] + "…"
         c = chunk
-        return cls(c.chunk_id, c.doc_id, c.source, c.page_start, c.page_end, text)
+        return cls(c.chunk_id, c.doc_id, c.source, c.page_start, c.page_end, text, c.location)
 
 
 @dataclass(frozen=True)

@@ -99,15 +99,9 @@ class Retriever:
         bm25_scores = _scores(bm25, BM25_SCORE)
         hybrid = options.mode is SearchMode.HYBRID
         return tuple(
-            ScoredChunk(
-                rank=rank,
-                chunk_id=chunk_id,
-                doc_id=stored[chunk_id].doc_id,
-                source=stored[chunk_id].source,
-                page_start=stored[chunk_id].page_start,
-                page_end=stored[chunk_id].page_end,
-                text=stored[chunk_id].text,
-                header=stored[chunk_id].header,
+            ScoredChunk.of(
+                stored[chunk_id],
+                rank,
                 vector=vector_scores.get(chunk_id),
                 bm25=bm25_scores.get(chunk_id),
                 fused=Score(FUSED_SCORES[options.fusion], score, rank) if hybrid else None,

@@ -191,7 +191,7 @@ def test_an_orphaned_parser_stops_on_its_own_cpu_limit():
     request = {"password": None, "memory_mb": 1024, "cpu_s": 1, "max_pages": 10, "max_chars": 10**7}
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "ingest.pdf_worker"],
+        [sys.executable, "-m", "ingest.worker"],
         input=json.dumps(request).encode() + b"\n" + hostile.slow_page(),
         capture_output=True,
         cwd=ROOT,
@@ -205,7 +205,7 @@ def test_an_orphaned_parser_stops_on_its_own_cpu_limit():
 def test_the_parser_cannot_write_files(tmp_path):
     target = tmp_path / "written"
     code = (
-        "from ingest.pdf_worker import limit_resources\n"
+        "from ingest.worker import limit_resources\n"
         "limit_resources(512, 5)\n"
         f"with open({str(target)!r}, 'wb') as file:\n"
         "    file.write(b'x' * 1000)\n"

@@ -29,6 +29,9 @@ def test_add_list_search_delete(data_dir, tmp_path):
         "pages_without_text",
         "pages_with_junk_text",
         "chunks",
+        "unit",
+        "pages_ocr",
+        "tables",
     }
     listed = run_json("ingest", "list", data_dir=data_dir)
     assert {d["name"] for d in listed["documents"]} == {"note.md", "sf_minimal-document.pdf"}

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 import ingest.pipeline
-from ingest.files import FileStatus
+from ingest.files import FileStatus, Step
 from ingest.pipeline import Ingestor
 from rag.errors import DocumentNotFoundError, EmbedderMismatchError
 from rag.results import Fusion, SearchOptions
@@ -68,7 +68,7 @@ def test_a_document_is_invisible_until_it_is_complete(library, ingestor, retriev
     monkeypatch.setattr(ingest.pipeline, "WRITE_BATCH", 2)
     seen_while_writing = []
 
-    def search_midway(done: int, total: int) -> None:
+    def search_midway(done: int, total: int, step: Step) -> None:
         found = retriever.search("penguins", SearchOptions(mode="hybrid", k=10)).chunks
         seen_while_writing.append((done, len(found)))
 

@@ -78,6 +78,9 @@ def test_chunk_metadata_leaves_out_id_and_text():
         "char_end": 152,
         "tokens": 9,
         "header": "",
+        "location": "",
+        "ocr": False,
+        "boxes": "",
     }
     assert all(isinstance(value, str | int) for value in metadata.values())
 
@@ -85,6 +88,10 @@ def test_chunk_metadata_leaves_out_id_and_text():
 def test_chunk_round_trips_through_stored_form():
     chunk = make_chunk()
     assert Chunk.from_stored(chunk.chunk_id, chunk.text, chunk.metadata()) == chunk
+    scanned = make_chunk(location="slide 2", ocr=True, boxes=((2, 0.1, 0.2, 0.3, 0.25),))
+    stored = scanned.metadata()
+    assert isinstance(stored["boxes"], str)  # a store keeps flat values only
+    assert Chunk.from_stored(scanned.chunk_id, scanned.text, stored) == scanned
 
 
 def test_chunk_from_stored_ignores_unknown_metadata():

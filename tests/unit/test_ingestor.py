@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.files import FileStatus, TextDocument
+from ingest.files import FileStatus, Step, TextDocument
 from ingest.pipeline import Ingestor
 from rag.results import SearchMode, SearchOptions
 from rag.search.retriever import Retriever
@@ -103,9 +103,9 @@ def test_a_text_without_words_fails_alone(library, ingestor):
 
 
 def test_progress_is_reported_per_document(ingestor):
-    seen: list[tuple[int, int]] = []
-    ingestor.ingest_texts([RIVERS, TAXES], progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(1, 2), (2, 2)]
+    seen: list[tuple[int, int, Step]] = []
+    ingestor.ingest_texts([RIVERS, TAXES], progress=lambda *step: seen.append(step))
+    assert seen == [(1, 2, Step.EMBED), (2, 2, Step.EMBED)]
 
 
 class BreakableChunkIndex(MemoryChunkIndex):

@@ -4,15 +4,17 @@ the limits a file and the parser process are held to."""
 from __future__ import annotations
 
 import json
+import os
 from signal import SIGKILL, SIGXCPU
 
 import pytest
 
+from ingest.parser_process import _reason_for_exit
 from ingest.parsing import (
     ParsedFile,
     ParseLimits,
-    _reason_for_exit,
     parse_file,
+    parse_limits,
     read_limited,
     too_large,
 )
@@ -30,8 +32,8 @@ def test_empty_file_is_refused(name):
 @pytest.mark.parametrize(
     ("name", "shown"),
     [
-        ("report.docx", ".docx"),
         ("scan.PNG", ".png"),
+        ("slides.key", ".key"),
         ("archive.tar.gz", ".gz"),
         ("README", "(none)"),
     ],
@@ -100,18 +102,20 @@ def test_pdf_header_check_is_case_insensitive_on_the_suffix():
 
 
 def test_parse_limits_defaults_match_the_settings():
-    settings = Settings()
-    assert ParseLimits() == ParseLimits(
-        timeout_s=settings.parse_timeout_s,
-        memory_mb=settings.parse_memory_mb,
-        max_pages=settings.max_pages,
-        max_chars=settings.max_chars,
-    )
+    assert ParseLimits() == parse_limits(Settings())
+    changed = parse_limits(Settings(parse_timeout_s=9, ocr=False, max_sheet_rows=7))
+    assert (changed.timeout_s, changed.ocr, changed.max_sheet_rows) == (9, False, 7)
 
 
 def test_the_cpu_limit_is_just_above_the_deadline():
-    assert ParseLimits(timeout_s=10).cpu_s == 11
-    assert ParseLimits(timeout_s=2.5).cpu_s == 4
+    assert ParseLimits(timeout_s=10, ocr=False).cpu_s == 11
+    assert ParseLimits(timeout_s=2.5, ocr=False).cpu_s == 4
+
+
+def test_text_recognition_extends_the_deadline_and_the_cpu_limit_for_each_core():
+    limits = ParseLimits(timeout_s=10, ocr_document_timeout_s=50)
+    assert limits.deadline_s == 60
+    assert limits.cpu_s == 60 * (os.cpu_count() or 1) + 1
 
 
 def test_the_reply_cap_allows_the_largest_permitted_reply():
@@ -176,7 +180,7 @@ def test_too_large_names_the_size_and_the_setting():
 
 
 def test_a_parser_stopped_by_a_signal_is_explained():
-    limits = ParseLimits(timeout_s=7, memory_mb=300)
+    limits = ParseLimits(timeout_s=7, memory_mb=300, ocr=False)
     assert "took longer than 7 s" in _reason_for_exit(-SIGXCPU, limits)
     assert "crashed" in _reason_for_exit(-SIGKILL, limits)
     assert "300 MB" in _reason_for_exit(1, limits)

@@ -21,6 +21,11 @@ from rag.results import (
 SCORE_KEYS = {"score", "rank", "kind"}
 
 
+def test_a_chunk_of_another_format_is_cited_by_its_location():
+    chunk = scored_chunk(location="slide 4")
+    assert chunk.pages == "slide 4" and chunk.as_dict()["location"] == "slide 4"
+
+
 def scored_chunk(**changes) -> ScoredChunk:
     fields = {
         "rank": 1,
@@ -84,6 +89,8 @@ def test_scored_chunk_as_dict_with_a_missing_score():
         "page_start": 3,
         "page_end": 3,
         "header": "Tax guide › Deadlines",
+        "location": "p. 3",
+        "ocr": False,
         "text": "The tax is due in April.",
         "scores": {
             "vector": {"score": 0.8125, "rank": 2, "kind": "cosine similarity, -1..1"},
