@@ -1,13 +1,14 @@
 """OCR of scanned pages (ingest/ocr.py): accuracy by resolution, speed, memory, and the
 smallest address-space limit it runs under.
 
-Usage: python bench/ocr.py [--abstracts 10] [--dpis 150 200 300] [--detection-sides 1280]
-       [--limits 768 1024 1536 2048 3072] [--out bench/results/ocr.json]
+Usage: python bench/ocr.py [--abstracts 10] [--dpis 150 200 300] [--detection-sides 960]
+       [--limits 1024 1280 1536 2048 3072] [--out bench/results/ocr.json]
 
 1. Known text: the first N SciFact abstracts (title, then text), each made a one-page scan
-   by tests/support/scans.py (drawn at 300 dpi, tilted, blurred, grain added, stored as
-   JPEG) in three conditions, then read back at each dpi; the character error rate (CER)
-   is against the text as printed.
+   by tests/support/scans.py (drawn at a scanner's dpi, tilted, blurred, grain added,
+   stored as JPEG) in four conditions (CONDITIONS), then read back at each dpi, and at the
+   default dpi with each detection side; the character error rate (CER) is against the
+   text as printed.
 2. The shared corpus's scans (catalog notes say scanned or OCR): every page read, timed,
    beside what pypdf finds in its text layer.
 3. Memory: the peak resident memory of each run, and the smallest RLIMIT_AS under which a
@@ -38,9 +39,14 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 CACHE = ROOT / "bench" / ".cache" / "ocr"
 OUT = ROOT / "bench" / "results" / "ocr.json"
-SCAN_DPI = 300
-# (name, tilt in degrees, grain in grey levels, blur radius in pixels)
-CONDITIONS = (("light", 0.5, 4.0, 0.4), ("medium", 1.0, 8.0, 0.6), ("heavy", 1.5, 14.0, 0.9))
+# Each scan: name, scanner dpi, tilt in degrees, grain in grey levels, blur radius in
+# pixels, font and size in points.
+CONDITIONS = (
+    ("light", 300, 0.5, 4.0, 0.4, "Helvetica", 11),
+    ("medium", 300, 1.0, 8.0, 0.6, "Times-Roman", 11),
+    ("heavy", 200, 1.5, 14.0, 0.9, "Helvetica", 11),
+    ("small print", 300, 1.0, 8.0, 0.6, "Times-Roman", 8),
+)
 SCANNED_NOTE = re.compile(r"scan|ocr|no text layer", re.I)
 
 
@@ -107,13 +113,11 @@ def make_scans(count: int) -> list[dict]:
         abstracts = [json.loads(next(lines)) for _ in range(count)]
     for index, row in enumerate(abstracts):
         text = f"{row['title']}\n{row['text']}"
-        for name, tilt, grain, blur in CONDITIONS:
-            path = CACHE / f"scifact-{row['_id']}-{name}.pdf"
+        for name, dpi, tilt, grain, blur, font, size in CONDITIONS:
+            path = CACHE / f"scifact-{row['_id']}-{name.replace(' ', '-')}.pdf"
             if not path.is_file():
-                pdf = scanned_pdf(
-                    [text], seed=index, dpi=SCAN_DPI, rotation=tilt, noise=grain, blur=blur
-                )
-                path.write_bytes(pdf)
+                look = {"rotation": tilt, "noise": grain, "blur": blur, "font": font, "size": size}
+                path.write_bytes(scanned_pdf([text], seed=index, dpi=dpi, **look))
             scans.append({"path": str(path), "condition": name, "truth": printable(text)})
     return scans
 
@@ -154,8 +158,10 @@ def known_text(scans: list[dict], dpi: int, detection_side: int) -> dict:
 
 def corpus_scans() -> list[dict]:
     """Every page of the catalog's scanned PDFs, read at the default budget, beside the
-    characters pypdf finds on it."""
+    characters pypdf finds on it and, where it finds some, the CER between the two."""
     from pypdf import PdfReader
+
+    from tests.support.scans import cer
 
     catalog = json.loads((SHARED / "pdfs" / "catalog.json").read_text())
     rows = []
@@ -175,6 +181,9 @@ def corpus_scans() -> list[dict]:
                     "pypdf_chars": len(text.strip()),
                     "ocr_chars": len(page.get("text", "")),
                     "ocr_s": round(page.get("s", 0.0), 2),
+                    "cer_vs_text_layer": round(cer(text, page["text"]), 4)
+                    if text.strip() and page
+                    else None,
                     "ocr_sample": page.get("text", "")[:80],
                     "error": reply.get("error") or reply["skipped"].get(f"{path}:{number}"),
                 }
@@ -231,17 +240,19 @@ def print_report(report: dict) -> None:
             f" {row['median_page_s']:.2f} | {row['peak_rss_mb']} |"
             f" {row['peak_address_space_mb']} |"
         )
-    print("\n| scanned PDF | page | pypdf chars | OCR chars | OCR s | OCR starts with |")
-    print("|---|---|---|---|---|---|")
+    print("\n| scanned PDF | page | pypdf chars | OCR chars | CER vs layer | OCR s | starts with |")
+    print("|---|---|---|---|---|---|---|")
     for row in report["corpus"]:
         sample = row["ocr_sample"].replace("\n", " ").replace("|", "/")
         print(
             f"| {Path(row['file']).name} | {row['page']} | {row['pypdf_chars']} |"
-            f" {row['ocr_chars']} | {row['ocr_s']} | {row['error'] or sample} |"
+            f" {row['ocr_chars']} | {row['cer_vs_text_layer']} | {row['ocr_s']} |"
+            f" {row['error'] or sample} |"
         )
     print("\n| RLIMIT_AS MB | reads a page |\n|---|---|")
     for row in report["address_space"]:
         print(f"| {row['rlimit_as_mb']} | {'yes' if row['works'] else 'no: ' + row['error']} |")
+    print(f"\nsmallest working RLIMIT_AS: {report['smallest_working_rlimit_as_mb']} MB")
 
 
 def main() -> None:
@@ -250,23 +261,31 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--abstracts", type=int, default=10)
     parser.add_argument("--dpis", type=int, nargs="+", default=[150, 200, 300])
-    parser.add_argument("--detection-sides", type=int, nargs="+", default=[1280])
-    parser.add_argument("--limits", type=int, nargs="+", default=[768, 1024, 1536, 2048, 3072])
+    parser.add_argument("--detection-sides", type=int, nargs="+", default=[960])
+    parser.add_argument("--limits", type=int, nargs="+", default=[1024, 1280, 1536, 2048, 3072])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.child:
         sys.stdout.write(json.dumps(child(json.loads(sys.stdin.read()))))
         return
     scans = make_scans(args.abstracts)
-    runs = [(dpi, s) for s in args.detection_sides for dpi in args.dpis]
+    from ingest.ocr import DETECTION_SIDE_PX, OcrBudget
+
+    runs = [(dpi, DETECTION_SIDE_PX) for dpi in args.dpis]
+    runs += [(OcrBudget.dpi, side) for side in args.detection_sides if side != DETECTION_SIDE_PX]
     report = {
-        "machine": machine(),
+        "machine": machine() | {"load_average_at_start": os.getloadavg()},
         "command": "python " + " ".join(sys.argv),
-        "scan": {"dpi": SCAN_DPI, "conditions": CONDITIONS, "abstracts": args.abstracts},
+        "scans": {"conditions": CONDITIONS, "abstracts": args.abstracts},
         "known_text": [known_text(scans, dpi, s) for dpi, s in runs],
         "corpus": corpus_scans(),
         "address_space": address_space(args.limits, scans[0]["path"]),
     }
+    works = [row["works"] for row in report["address_space"]]
+    # The smallest limit from which every larger one tried works too: near the edge, the
+    # outcome depends on how threads happen to share the allocator.
+    first = next((i for i in range(len(works)) if all(works[i:])), None)
+    report["smallest_working_rlimit_as_mb"] = args.limits[first] if first is not None else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     print_report(report)

@@ -89,12 +89,8 @@ def chunk_pages(
     strengths = _keep_rows_whole(
         _boundary_strengths(paged.text, offsets), paged.text, offsets, tables
     )
-    overlap = min(overlap, size // 2)
-    windows = [
-        (first + start, first + end)
-        for first, last in _segments(offsets, paged.page_starts if pages_apart else ())
-        for start, end in _windows(strengths[first:last], size, overlap)
-    ]
+    segments = _segments(offsets, paged.page_starts if pages_apart else ())
+    windows = _segment_windows(strengths, segments, size, min(overlap, size // 2))
     window_headers = headers.at([offsets[start][0] for start, _ in windows])
     windows = _fit_to_model(paged.text, offsets, windows, window_headers, embedder)
     return [
@@ -104,7 +100,10 @@ def chunk_pages(
 
 
 def document_sections(
-    name: str, pages: Sequence[str], outline: Sequence[tuple[int, SectionPath]], unit: str
+    name: str,
+    pages: Sequence[str],
+    outline: Sequence[tuple[int, SectionPath]],
+    unit: str = "page",
 ) -> Sections:
     """Where each section of a document begins in its joined pages: from the `#` headings
     of a Markdown file or of any format but PDF (their readers write headings so), else
@@ -223,6 +222,15 @@ def _segments(offsets: Sequence[tuple[int, int]], starts: Sequence[int]) -> list
     token_starts = [start for start, _ in offsets]
     cuts = sorted({0, *(bisect_left(token_starts, start) for start in starts[1:])})
     return [(a, b) for a, b in pairwise([*cuts, len(offsets)]) if a < b]
+
+
+def _segment_windows(strengths, segments, size: int, overlap: int) -> list[tuple[int, int]]:
+    """The windows of each segment of tokens, as token ranges of the whole text."""
+    return [
+        (first + start, first + end)
+        for first, last in segments
+        for start, end in _windows(strengths[first:last], size, overlap)
+    ]
 
 
 def _keep_rows_whole(

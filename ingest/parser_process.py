@@ -59,7 +59,8 @@ class ParseLimits:
 
     @property
     def deadline_s(self) -> float:
-        """The wall-clock limit of the whole parse, text recognition included."""
+        """The longest a parse may take: the parse timeout, plus the recognition budget
+        when there are scanned pages to read."""
         return self.timeout_s + (self.ocr_document_timeout_s if self.ocr else 0.0)
 
     @property
@@ -156,16 +157,20 @@ def _feed(pipe, *parts: bytes) -> None:
 
 def _read_reply(pipe, limits: ParseLimits, progress: PageProgress) -> dict | None:
     """The worker's reply line, passing on its progress lines, within the deadline and
-    size cap; None when it exits without a reply."""
-    deadline = time.monotonic() + limits.deadline_s
+    size cap; None when it exits without a reply.
+
+    The deadline is RAG_PARSE_TIMEOUT_S, extended by the recognition budget when the
+    worker announces its first scanned page: a slow text layer is stopped as soon as
+    ever, and only a scan gets the time a scan needs.
+    """
+    clock = _Deadline(limits)
     line, received = bytearray(), 0
     # A selector, not select.select: a busy server may hold more than 1,024 descriptors.
     with selectors.DefaultSelector() as selector:
         selector.register(pipe, selectors.EVENT_READ)
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not selector.select(remaining):
-                raise IngestError(_too_slow(limits))
+            if not selector.select(clock.remaining()):
+                raise IngestError(_too_slow(limits, clock.recognising))
             piece = os.read(pipe.fileno(), _READ_SIZE)
             if not piece:
                 return _message(bytes(line))
@@ -179,8 +184,28 @@ def _read_reply(pipe, limits: ParseLimits, progress: PageProgress) -> dict | Non
                 if message is not None and "progress" not in message:
                     return message
                 if message is not None:
+                    clock.recognition_started()
                     progress(*message["progress"])
             line += rest
+
+
+class _Deadline:
+    """When the parser must have finished: the parse timeout, and once text recognition
+    has started, its document budget on top."""
+
+    def __init__(self, limits: ParseLimits) -> None:
+        self._limits = limits
+        self._at = time.monotonic() + limits.timeout_s
+        self.recognising = False
+
+    def recognition_started(self) -> None:
+        if not self.recognising:
+            self.recognising = True
+            self._at += self._limits.ocr_document_timeout_s
+
+    def remaining(self) -> float:
+        # A zero or negative timeout makes select return at once, with nothing ready.
+        return max(self._at - time.monotonic(), 0.0)
 
 
 def _message(line: bytes) -> dict | None:
@@ -207,8 +232,8 @@ def _reason_for_exit(code: int, limits: ParseLimits) -> str:
     )
 
 
-def _too_slow(limits: ParseLimits) -> str:
-    if limits.ocr:
+def _too_slow(limits: ParseLimits, recognising: bool = False) -> str:
+    if recognising:
         return (
             f"parsing took longer than {limits.deadline_s:g} s and was stopped"
             " (RAG_PARSE_TIMEOUT_S plus RAG_OCR_DOCUMENT_TIMEOUT_S)"

@@ -49,7 +49,7 @@ def parse_request(data: bytes, request: dict, emit: Emit) -> dict:
         reader = _open(data, request["password"], request["max_pages"])
         reply = _extract(reader.pages, request["max_chars"])
         reply |= {"title": metadata_title(reader), "outline": read_outline(reader)}
-        return reply | read_scanned_pages(data, reply["pages"], request, emit)
+        return reply | read_scanned_pages(reply, data, request, emit)
     except IngestError as exc:
         return {"error": str(exc)}
     except Exception as exc:  # pypdf raises many kinds; each means the same to the user

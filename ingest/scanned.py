@@ -22,16 +22,20 @@ Emit = Callable[[dict], None]
 _BOX_DECIMALS = 4
 
 
-def pages_needing_ocr(pages: Sequence[str]) -> list[int]:
-    """The 1-based pages whose text layer gives nothing to index."""
-    return list(check_pages([clean_text(page) for page in pages]).unusable)
+def pages_needing_ocr(pages: Sequence[str], unreadable: Sequence[int] = ()) -> list[int]:
+    """The 1-based pages whose text layer gives nothing to index. A page the PDF reader
+    could not read is left alone: its damage (a bomb, an impossible size) would only be
+    met again, in a renderer, at the cost of the whole document."""
+    unusable = check_pages([clean_text(page) for page in pages]).unusable
+    return [number for number in unusable if number not in set(unreadable)]
 
 
-def read_scanned_pages(data: bytes, pages: list[str], request: dict, emit: Emit) -> dict:
-    """Read by text recognition the pages that need it, when the request allows; the
-    reply's new and changed fields ({} when nothing was read)."""
+def read_scanned_pages(reply: dict, data: bytes, request: dict, emit: Emit) -> dict:
+    """Read by text recognition the pages of the PDF reader's `reply` that need it, when
+    the request allows; the reply's new and changed fields ({} when nothing was read)."""
     options = request.get("ocr") or {}
-    wanted = pages_needing_ocr(pages)
+    pages = reply["pages"]
+    wanted = pages_needing_ocr(pages, reply["unreadable_pages"])
     if not wanted or not options.get("enabled"):
         return {}
     _allow_ocr_memory()

@@ -106,9 +106,12 @@ REAL = [
 
 @pytest.fixture(scope="module")
 def hostile_library(tmp_path_factory, base_settings, embedder) -> Library:
-    """One library for every case, with small limits."""
+    """One library for every case, with small limits. Text recognition is off: these cases
+    test the reading of the PDF itself (`test_scanned_and_unreadable_pages_with_ocr` has
+    it on)."""
     settings = base_settings.with_overrides(
         data_dir=tmp_path_factory.mktemp("hostile") / "data",
+        ocr=False,
         parse_timeout_s=TIMEOUT_S,
         parse_memory_mb=MEMORY_MB,
         max_upload_mb=MAX_UPLOAD_MB,
@@ -120,6 +123,31 @@ def hostile_library(tmp_path_factory, base_settings, embedder) -> Library:
 @pytest.fixture(scope="module")
 def hostile_ingestor(hostile_library: Library) -> Ingestor:
     return Ingestor(hostile_library)
+
+
+OCR_CASES = [
+    # An 8x8 grey square: nothing for recognition to read either.
+    Case("scanned.pdf", hostile.scanned_without_text, "text recognition (OCR) found no words"),
+    Case("congress.pdf", _real("pikepdf_congress_scanned.pdf"), None),
+    # Pages the PDF reader could not read are not rendered: their damage stays reported.
+    Case("bomb.pdf", hostile.decompression_bomb, "expands to far more data than"),
+    Case("terabyte-length.pdf", hostile.absurd_stream_length, "declares an impossible size"),
+]
+
+
+@pytest.mark.parametrize("case", OCR_CASES, ids=str)
+def test_scanned_and_unreadable_pages_with_ocr(case, make_library):
+    library = make_library(parse_timeout_s=TIMEOUT_S, parse_memory_mb=MEMORY_MB, ocr=True)
+    started = time.perf_counter()
+    outcome = Ingestor(library).ingest_bytes(case.name, case.data())
+    assert time.perf_counter() - started < TIMEOUT_S + 60 + MARGIN_S
+    if case.reason is None:
+        assert outcome.status is FileStatus.INGESTED, outcome.reason
+        assert outcome.pages_ocr == (1,) and outcome.chunks >= 1
+        return
+    assert outcome.status is FileStatus.FAILED
+    assert case.reason in outcome.reason, outcome.reason
+    assert_left_nothing(library, outcome.doc_id)
 
 
 @pytest.mark.parametrize("case", GENERATED + REAL, ids=str)
@@ -301,7 +329,8 @@ def test_the_documents_page_shows_names_escaped_and_shortened_and_junk_pages(tmp
     [failed] = [element.value for element in app.error]
     assert failed.startswith("zero\\.pdf: failed. empty file")
     assert [element.value for element in app.warning] == [
-        "half\\-junk\\.pdf: no text on page(s) 3 (scanned images are not read).",
+        "half\\-junk\\.pdf: no text on page(s) 3: blank, or pictures without words that text"
+        " recognition (OCR) could read.",
         "half\\-junk\\.pdf: the text on page(s) 2 looks like junk, not words (a bad OCR?),"
         " and was left out.",
     ]

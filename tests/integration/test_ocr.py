@@ -12,8 +12,9 @@ import pytest
 from pypdf import PdfReader
 
 from ingest.ocr import OcrBudget, OcrResult, ocr_pdf_pages, render_scale
-from tests.support.scans import MARGIN, PAGE_HEIGHT, PAGE_WIDTH, cer, encrypted, printable
-from tests.support.scans import scanned_pdf as scan
+from tests.support.hostile_pdfs import page_objects, pdf_file
+from tests.support.scans import MARGIN, PAGE_HEIGHT, PAGE_WIDTH, cer, encrypted, printable, scan
+from tests.support.scans import scanned_pdf as scan_text
 
 ABSTRACT = (
     "Scanned annual reports\n"
@@ -35,7 +36,7 @@ def read(pdf: bytes, pages, budget: OcrBudget | None = None, **kwargs) -> OcrRes
 
 @pytest.fixture(scope="module")
 def abstract_scan() -> bytes:
-    return scan([ABSTRACT], seed=7, dpi=150, rotation=1.0, noise=8.0)
+    return scan_text([ABSTRACT], seed=7, dpi=150, rotation=1.0, noise=8.0)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,20 @@ def test_words_lie_on_the_page_in_reading_order(abstract_read):
     assert centres == sorted(centres)
 
 
+def test_lines_side_by_side_are_read_left_then_right_band_by_band():
+    # A two-column price list: each row's right cell is printed 3 inches right of its left.
+    rows = [("Lavender honey", "Eleven euros"), ("Acacia honey", "Nine euros")]
+    rows += [("Chestnut honey", "Twelve euros")]
+    shown = b"".join(
+        b"BT /F1 14 Tf %d %d Td (%s) Tj ET\n" % (x, 700 - 40 * row, cell.encode())
+        for row, cells in enumerate(rows)
+        for x, cell in zip((72, 300), cells, strict=True)
+    )
+    pdf = scan(pdf_file(page_objects([shown])), seed=8)
+    text = read(pdf, [1]).pages[1].text
+    assert text.splitlines() == [cell for cells in rows for cell in cells]
+
+
 def test_the_first_word_is_boxed_where_it_was_printed(abstract_read):
     # Printed at the top-left margin, one inch in; the scan is tilted by a degree.
     first = abstract_read.pages[1].words[0]
@@ -78,14 +93,14 @@ def test_the_first_word_is_boxed_where_it_was_printed(abstract_read):
 
 
 def test_a_page_without_text_gives_an_empty_page():
-    result = read(scan(["", SHORT], seed=2, noise=8.0), [1, 2])
+    result = read(scan_text(["", SHORT], seed=2, noise=8.0), [1, 2])
     assert result.skipped == {}
     assert result.pages[1].text == "" and result.pages[1].words == ()
     assert cer(SHORT, result.pages[2].text) <= 0.03
 
 
 def test_a_spent_document_budget_skips_the_pages_left(warm_engine):
-    pdf = scan(["", SHORT, SHORT], seed=3)
+    pdf = scan_text(["", SHORT, SHORT], seed=3)
     budget = OcrBudget(document_timeout_s=2.0)
     calls = []
 
@@ -116,7 +131,7 @@ def test_a_page_past_its_time_is_stopped_and_skipped(abstract_scan, abstract_rea
 
 
 def test_outside_the_main_thread_a_page_is_not_interrupted(warm_engine):
-    pdf = scan([SHORT], seed=4)
+    pdf = scan_text([SHORT], seed=4)
     results: list[OcrResult] = []
     worker = threading.Thread(
         target=lambda: results.append(read(pdf, [1], OcrBudget(page_timeout_s=0.01)))
@@ -128,7 +143,7 @@ def test_outside_the_main_thread_a_page_is_not_interrupted(warm_engine):
 
 
 def test_a_password_protected_scan_opens_with_its_password():
-    pdf = encrypted(scan([SHORT], seed=5), PASSWORD)
+    pdf = encrypted(scan_text([SHORT], seed=5), PASSWORD)
     assert cer(SHORT, read(pdf, [1], password=PASSWORD).pages[1].text) <= 0.03
     missing = read(pdf, [1])
     assert missing.pages == {} and "password-protected" in missing.skipped[1]
@@ -136,7 +151,7 @@ def test_a_password_protected_scan_opens_with_its_password():
 
 
 def test_pages_that_cannot_be_read_are_skipped_with_a_reason():
-    result = read(scan([SHORT], seed=6), [1, 5])
+    result = read(scan_text([SHORT], seed=6), [1, 5])
     assert list(result.pages) == [1]
     assert result.skipped == {5: "the PDF has no page 5"}
     damaged = read(b"%PDF-1.4\nthis is not a PDF body", [1, 2])
@@ -152,6 +167,13 @@ def test_large_pages_are_drawn_within_the_pixel_cap():
     assert 2384 * 3370 * poster**2 == pytest.approx(4_000_000)
     strip = render_scale(20, 14_400, budget)  # a 200-inch ribbon: its long side is capped
     assert 14_400 * strip <= 4096
+
+
+def test_scans_are_made_alike_from_the_seed_and_scored_by_edits():
+    assert scan_text([SHORT], seed=1) == scan_text([SHORT], seed=1)
+    assert scan_text([SHORT], seed=1) != scan_text([SHORT], seed=2)
+    assert cer("honey  jar\n", "honey jar") == 0.0
+    assert cer("honey jar", "money jars") == pytest.approx(2 / 9)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from pypdf import PdfReader, PdfWriter
 from tests.support.hostile_pdfs import pdf_file, stream
 
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 612, 792, 72  # US Letter, one-inch margins, in points
-FONT_SIZE, LEADING = 11, 14
+FONT_SIZE = 11
 # Advance widths of the printable ASCII characters (32 to 126) in thousandths of the font
 # size: Adobe's metrics for the base-14 fonts, as PDFium's bundled fonts measure them.
 _WIDTHS = {
@@ -58,7 +58,7 @@ def text_width(text: str, font: str = "Helvetica", size: float = FONT_SIZE) -> f
     return sum(widths[ord(c) - 32] for c in text) * size / 1000
 
 
-def wrap(text: str, font: str = "Helvetica") -> list[str]:
+def wrap(text: str, font: str = "Helvetica", size: float = FONT_SIZE) -> list[str]:
     """The page's lines: each paragraph cut at spaces to fit between the margins, and an
     empty line between paragraphs."""
     lines: list[str] = []
@@ -69,7 +69,7 @@ def wrap(text: str, font: str = "Helvetica") -> list[str]:
         line = ""
         for word in paragraph.split():
             candidate = f"{line} {word}" if line else word
-            if line and text_width(candidate, font) > width:
+            if line and text_width(candidate, font, size) > width:
                 lines.append(line)
                 candidate = word
             line = candidate
@@ -78,8 +78,9 @@ def wrap(text: str, font: str = "Helvetica") -> list[str]:
     return lines
 
 
-def text_pdf(pages: Sequence[str], font: str = "Helvetica") -> bytes:
-    """A born-digital PDF: each string one Letter page, word-wrapped, in `font`."""
+def text_pdf(pages: Sequence[str], font: str = "Helvetica", size: int = FONT_SIZE) -> bytes:
+    """A born-digital PDF: each string one Letter page, word-wrapped, in `font` at `size`
+    points."""
     count = len(pages)
     kids = b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(count))
     objects = [
@@ -94,17 +95,18 @@ def text_pdf(pages: Sequence[str], font: str = "Helvetica") -> bytes:
             b" /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>"
             % (PAGE_WIDTH, PAGE_HEIGHT, 5 + 2 * i)
         )
-        objects.append(stream(_content(wrap(text, font))))
+        objects.append(stream(_content(wrap(text, font, size), size)))
     return pdf_file(objects)
 
 
-def _content(lines: list[str]) -> bytes:
-    room = (PAGE_HEIGHT - 2 * MARGIN) // LEADING
+def _content(lines: list[str], size: int) -> bytes:
+    leading = round(size * 1.3)
+    room = (PAGE_HEIGHT - 2 * MARGIN) // leading
     if len(lines) > room:
         raise ValueError(f"{len(lines)} lines do not fit on one page ({room} do)")
     shown = b"".join(b"(%s) Tj T*\n" % _pdf_string(line) for line in lines)
-    top = PAGE_HEIGHT - MARGIN - FONT_SIZE
-    return b"BT /F1 %d Tf %d TL %d %d Td\n%sET" % (FONT_SIZE, LEADING, MARGIN, top, shown)
+    top = PAGE_HEIGHT - MARGIN - size
+    return b"BT /F1 %d Tf %d TL %d %d Td\n%sET" % (size, leading, MARGIN, top, shown)
 
 
 def _pdf_string(text: str) -> bytes:
@@ -120,15 +122,28 @@ def scanned_pdf(
     noise: float = 8.0,
     blur: float = 0.6,
     font: str = "Helvetica",
+    size: int = FONT_SIZE,
 ) -> bytes:
-    """An image-only PDF, as a scanner makes it, of `text_pdf(pages)`.
+    """An image-only PDF, as a scanner makes it, of `text_pdf(pages, font, size)`."""
+    look = {"dpi": dpi, "rotation": rotation, "noise": noise, "blur": blur}
+    return scan(text_pdf(pages, font, size), seed=seed, **look)
 
-    Each page is drawn in grey at `dpi`, turned by `rotation` degrees (the direction drawn
-    from the seed), blurred by a Gaussian of radius `blur` pixels, given Gaussian grain of
-    standard deviation `noise` grey levels, and stored as a JPEG, as most scanners do.
-    """
+
+def scan(
+    pdf: bytes,
+    *,
+    seed: int,
+    dpi: int = 150,
+    rotation: float = 1.0,
+    noise: float = 8.0,
+    blur: float = 0.6,
+) -> bytes:
+    """Any PDF as a scanner copies it: each page drawn in grey at `dpi`, turned by
+    `rotation` degrees (the direction drawn from the seed), blurred by a Gaussian of radius
+    `blur` pixels, given Gaussian grain of standard deviation `noise` grey levels, and
+    stored as a JPEG picture alone, as most scanners do."""
     rng = np.random.default_rng(seed)
-    document = pdfium.PdfDocument(text_pdf(pages, font))
+    document = pdfium.PdfDocument(pdf)
     images = []
     for page in document:
         picture = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
@@ -149,7 +164,7 @@ def _degrade(
         tilted = tilted.filter(ImageFilter.GaussianBlur(blur))
     grain = rng.normal(0.0, noise, size=(tilted.height, tilted.width))
     pixels = np.clip(np.asarray(tilted, dtype=np.float64) + grain, 0, 255)
-    return Image.fromarray(pixels.astype(np.uint8), mode="L")
+    return Image.fromarray(pixels.astype(np.uint8))  # 8-bit grey
 
 
 def encrypted(pdf: bytes, password: str) -> bytes:
