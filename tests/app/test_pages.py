@@ -23,8 +23,8 @@ def test_documents_page_ingests_lists_browses_and_deletes(app_env):
         ("broken.pdf", b"%PDF-1.4 not really", "application/pdf"),
     )
     assert texts(app.success) == [
-        "notes\\.txt: ingested (1 pages, 1 chunks)",
-        "minimal\\.pdf: ingested (1 pages, 2 chunks)",
+        "notes\\.txt: ingested (1 page, 1 chunks)",
+        "minimal\\.pdf: ingested (1 page, 2 chunks)",
     ]
     [failed] = texts(app.error)
     assert failed.startswith("broken\\.pdf: failed.")

@@ -53,8 +53,8 @@ def upload(page, tmp_path: Path) -> None:
     page.get_by_role("link", name="Documents").click()
     page.locator("input[type=file]").set_input_files([pdf("sf_minimal-document.pdf"), script])
     page.get_by_role("button", name="Ingest").click()
-    page.get_by_text("sf_minimal-document.pdf: ingested (1 pages, 2 chunks)").wait_for()
-    page.get_by_text("warning.txt: ingested (1 pages, 1 chunks)").wait_for()
+    page.get_by_text("sf_minimal-document.pdf: ingested (1 page, 2 chunks)").wait_for()
+    page.get_by_text("warning.txt: ingested (1 page, 1 chunks)").wait_for()
 
 
 def ask_and_watch_it_stream(page, question: str, final_text: str) -> bool:
