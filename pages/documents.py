@@ -80,12 +80,12 @@ def document_table(documents) -> None:
         {
             "name": d.name,
             "pages": d.pages,
-            "unit": d.unit,
-            "tables": d.tables,
-            "pages read by OCR": ", ".join(map(str, d.pages_ocr)),
             "chunks": d.chunks,
             "size (KB)": round(d.size_bytes / 1024, 1),
             "added": datetime.fromtimestamp(d.added_at).strftime("%Y-%m-%d %H:%M"),
+            "a page is a": d.unit,
+            "tables": d.tables,
+            "pages read by OCR": ", ".join(map(str, d.pages_ocr)),
             "pages without text": ", ".join(map(str, d.pages_without_text)),
         }
         for d in documents

@@ -6,6 +6,10 @@ from streamlit.testing.v1 import AppTest
 
 from tests.app.conftest import NOTES, start, texts, upload
 from tests.conftest import pdf
+from tests.support import office_files
+from tests.support.scans import scanned_pdf
+
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 
 def ask(app: AppTest, question: str) -> AppTest:
@@ -33,9 +37,36 @@ def test_documents_page_ingests_lists_browses_and_deletes(app_env):
     assert sorted(table["name"]) == ["minimal.pdf", "notes.txt"]
     assert list(table.columns[:5]) == ["name", "pages", "chunks", "size (KB)", "added"]
     chunks = app.dataframe[1].value
-    assert list(chunks.columns) == ["chunk", "pages", "tokens", "text"]
+    assert list(chunks.columns) == ["chunk", "where", "OCR", "tokens", "text"]
+    assert list(table.columns[5:]) == [
+        "a page is a",
+        "tables",
+        "pages read by OCR",
+        "pages without text",
+    ]
     app.button(key="delete").click().run()
     assert len(app.dataframe[0].value) == 1
+
+
+def test_office_files_and_scans_are_reported_and_cited_in_their_own_terms(app_env):
+    scan = scanned_pdf(["Harbour dues rose by nine percent in the spring."], seed=3, dpi=200)
+    app = upload(
+        start(),
+        ("deck.pptx", office_files.pptx_file(), PPTX),
+        ("scan.pdf", scan, "application/pdf"),
+    )
+    assert texts(app.success)[0].startswith("deck\\.pptx: ingested (3 slides, ")
+    assert texts(app.success)[0].endswith(", 1 table)")
+    assert texts(app.success)[1].endswith("; pages 1 read by OCR)")
+    table = app.dataframe[0].value.set_index("name")
+    assert table.loc["deck.pptx", "a page is a"] == "slide"
+    assert table.loc["scan.pdf", "pages read by OCR"] == "1"
+    app = ask(app, "How much did harbour dues rise?")
+    assert "Text from OCR: read from a scanned page, so some words may be misread." in texts(
+        app.caption
+    )
+    app = ask(app, "When should the hive be inspected?")
+    assert any("slide 2" in text for text in texts(app.markdown))
 
 
 def test_chat_without_a_model_quotes_sources_and_shows_every_score(app_env):
