@@ -1,23 +1,18 @@
-"""OCR of scanned pages (ingest/ocr.py): accuracy by resolution, speed, memory, and the
-smallest address-space limit it runs under.
+"""OCR of scanned pages (ingest/ocr.py): accuracy by dpi, speed, memory, and the smallest
+address-space limit it works under.
 
 Usage: python bench/ocr.py [--abstracts 10] [--dpis 150 200 300] [--detection-sides 960]
        [--limits 1024 1280 1536 2048 3072] [--out bench/results/ocr.json]
 
-1. Known text: the first N SciFact abstracts (title, then text), each made a one-page scan
-   by tests/support/scans.py (drawn at a scanner's dpi, tilted, blurred, grain added,
-   stored as JPEG) in four conditions (CONDITIONS), then read back at each dpi, and at the
-   default dpi with each detection side; the character error rate (CER) is against the
-   text as printed.
-2. The shared corpus's scans (catalog notes say scanned or OCR): every page read, timed,
-   beside what pypdf finds in its text layer.
-3. Memory: the peak resident memory of each run, and the smallest RLIMIT_AS under which a
-   fresh process with the parser's limits (address space, no file writes, no core dump)
-   still reads a page at the default budget.
-
-Every run is a fresh child process (`--child`), so each peak is its own and each engine
-starts cold; the engine's start is timed apart from the pages. Scans are cached in
-bench/.cache/ocr. Prints Markdown and writes the figures, machine and date to --out.
+1. Known text: N SciFact abstracts made one-page scans by tests/support/scans.py in each
+   of CONDITIONS, read back at each dpi (and each detection side at the default dpi): CER
+   against the printed text, engine start, peak memory (each setting in a fresh process);
+   then speed, in one process where the settings take each page in turn, so that they
+   share the machine's load alike.
+2. The corpus's scans (catalog notes say scanned or OCR): every page read, beside pypdf.
+3. The smallest RLIMIT_AS under which a fresh process with the parser's limits (address
+   space, no file writes, no core dump) still reads two pages at the default budget.
+Scans are cached in bench/.cache/ocr. Prints Markdown, writes JSON with machine and date.
 """
 
 from __future__ import annotations
@@ -44,13 +39,10 @@ OUT = ROOT / "bench" / "results" / "ocr.json"
 CONDITIONS = (
     ("light", 300, 0.5, 4.0, 0.4, "Helvetica", 11),
     ("medium", 300, 1.0, 8.0, 0.6, "Times-Roman", 11),
-    ("heavy", 200, 1.5, 14.0, 0.9, "Helvetica", 11),
-    ("small print", 300, 1.0, 8.0, 0.6, "Times-Roman", 8),
+    ("heavy", 200, 2.0, 20.0, 1.2, "Times-Roman", 9),
+    ("small print", 300, 1.0, 8.0, 0.6, "Times-Roman", 7),
 )
 SCANNED_NOTE = re.compile(r"scan|ocr|no text layer", re.I)
-
-
-# --- the child: reads pages under the given settings and reports -------------------------
 
 
 def child(job: dict) -> dict:
@@ -76,6 +68,27 @@ def child(job: dict) -> dict:
     return {"pages": pages, "skipped": skipped, "engine_s": engine_s, **_memory()}
 
 
+def interleaved(job: dict) -> dict:
+    """Seconds per page of each [dpi, detection side]: the settings take each page in turn,
+    in a rotating order, so that they share the machine's load alike. One engine per side,
+    swapped in for the module's own."""
+    import ingest.ocr as ocr
+
+    engines = {}
+    for _, side in job["configs"]:
+        ocr.DETECTION_SIDE_PX = side
+        engines[side] = engines.get(side) or ocr._engine.__wrapped__()
+    seconds: dict[str, list[float]] = {f"{dpi}/{side}": [] for dpi, side in job["configs"]}
+    for turn, path in enumerate(job["files"]):
+        data = Path(path).read_bytes()
+        shift = turn % len(job["configs"])
+        for dpi, side in job["configs"][shift:] + job["configs"][:shift]:
+            ocr._engine = lambda engine=engines[side]: engine
+            page = ocr.ocr_pdf_pages(data, None, [1], ocr.OcrBudget(dpi=dpi)).pages[1]
+            seconds[f"{dpi}/{side}"].append(page.seconds)
+    return {"seconds": seconds}
+
+
 def _memory() -> dict:
     status = Path("/proc/self/status").read_text()
     peak = re.search(r"VmPeak:\s+(\d+) kB", status)
@@ -98,9 +111,6 @@ def run_child(job: dict) -> dict:
         tail = process.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
         return {"error": f"exit {process.returncode}: {tail[0][:200]}"}
     return json.loads(process.stdout)
-
-
-# --- 1. known text -------------------------------------------------------------------------
 
 
 def make_scans(count: int) -> list[dict]:
@@ -136,16 +146,10 @@ def known_text(scans: list[dict], dpi: int, detection_side: int) -> dict:
         name: round(statistics.mean(rates[s["path"]] for s in scans if s["condition"] == name), 4)
         for name, *_ in CONDITIONS
     }
-    seconds = [page["s"] for page in reply["pages"]]
-    return {
-        "dpi": dpi,
-        "detection_side": detection_side,
-        "pages": len(scans),
+    return {"dpi": dpi, "detection_side": detection_side, "pages": len(scans)} | {
         "mean_cer": round(statistics.mean(rates.values()), 4),
         "worst_cer": round(max(rates.values()), 4),
         "mean_cer_by_condition": by_condition,
-        "pages_per_s": round(len(seconds) / sum(seconds), 3),
-        "median_page_s": round(statistics.median(seconds), 2),
         "engine_start_s": round(reply["engine_s"], 2),
         "peak_rss_mb": round(reply["peak_rss_mb"]),
         "peak_address_space_mb": round(reply["peak_address_space_mb"] or 0),
@@ -153,7 +157,18 @@ def known_text(scans: list[dict], dpi: int, detection_side: int) -> dict:
     }
 
 
-# --- 2. the corpus's scans -----------------------------------------------------------------
+def speed(scans: list[dict], runs: list[tuple[int, int]]) -> list[dict]:
+    """Pages per second of each (dpi, detection side), measured side by side."""
+    reply = run_child({"files": [scan["path"] for scan in scans], "configs": runs})
+    if "error" in reply:
+        return [{"error": reply["error"]}]
+    return [
+        dict(zip(("dpi", "detection_side"), map(int, key.split("/")), strict=True))
+        | {"pages_per_s": round(len(seconds) / sum(seconds), 3)}
+        | {"median_page_s": round(statistics.median(seconds), 2)}
+        | {"slowest_page_s": round(max(seconds), 2)}
+        for key, seconds in reply["seconds"].items()
+    ]
 
 
 def corpus_scans() -> list[dict]:
@@ -173,25 +188,14 @@ def corpus_scans() -> list[dict]:
         reply = run_child({"files": [[str(path), list(range(1, len(layer) + 1))]]})
         read = {page["page"]: page for page in reply.get("pages", [])}
         for number, text in enumerate(layer, start=1):
-            page = read.get(number, {})
-            rows.append(
-                {
-                    "file": entry["file"],
-                    "page": number,
-                    "pypdf_chars": len(text.strip()),
-                    "ocr_chars": len(page.get("text", "")),
-                    "ocr_s": round(page.get("s", 0.0), 2),
-                    "cer_vs_text_layer": round(cer(text, page["text"]), 4)
-                    if text.strip() and page
-                    else None,
-                    "ocr_sample": page.get("text", "")[:80],
-                    "error": reply.get("error") or reply["skipped"].get(f"{path}:{number}"),
-                }
-            )
+            page = read.get(number, {"text": "", "s": None})
+            row = {"file": entry["file"], "page": number, "pypdf_chars": len(text.strip())}
+            row["ocr_chars"], row["ocr_s"] = len(page["text"]), page["s"]
+            row["cer_vs_text_layer"] = round(cer(text, page["text"]), 4) if text.strip() else None
+            row["ocr_sample"] = page["text"][:80]
+            row["error"] = reply.get("error") or reply["skipped"].get(f"{path}:{number}")
+            rows.append(row)
     return rows
-
-
-# --- 3. the address-space limit ------------------------------------------------------------
 
 
 def address_space(limits: list[int], scan: str) -> list[dict]:
@@ -204,9 +208,6 @@ def address_space(limits: list[int], scan: str) -> list[dict]:
         why = reply.get("error") or "; ".join(reply.get("skipped", {}).values()) or None
         rows.append({"rlimit_as_mb": limit, "works": worked, "error": None if worked else why})
     return rows
-
-
-# --- report ----------------------------------------------------------------------------------
 
 
 def machine() -> dict:
@@ -226,33 +227,30 @@ def machine() -> dict:
 def print_report(report: dict) -> None:
     """The figures as Markdown tables."""
     print(f"\n{report['machine']}\n")
-    print("| dpi | detection side | mean CER | worst CER | light / medium / heavy |", end="")
-    print(" pages/s | median s/page | peak RSS MB | peak address space MB |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for row in report["known_text"]:
-        if "error" in row:
-            print(f"| {row['dpi']} | {row['detection_side']} | failed: {row['error']} |")
-            continue
-        split = " / ".join(f"{v:.2%}" for v in row["mean_cer_by_condition"].values())
-        print(
-            f"| {row['dpi']} | {row['detection_side']} | {row['mean_cer']:.2%} |"
-            f" {row['worst_cer']:.2%} | {split} | {row['pages_per_s']:.2f} |"
-            f" {row['median_page_s']:.2f} | {row['peak_rss_mb']} |"
-            f" {row['peak_address_space_mb']} |"
-        )
-    print("\n| scanned PDF | page | pypdf chars | OCR chars | CER vs layer | OCR s | starts with |")
-    print("|---|---|---|---|---|---|---|")
-    for row in report["corpus"]:
-        sample = row["ocr_sample"].replace("\n", " ").replace("|", "/")
-        print(
-            f"| {Path(row['file']).name} | {row['page']} | {row['pypdf_chars']} |"
-            f" {row['ocr_chars']} | {row['cer_vs_text_layer']} | {row['ocr_s']} |"
-            f" {row['error'] or sample} |"
-        )
-    print("\n| RLIMIT_AS MB | reads a page |\n|---|---|")
-    for row in report["address_space"]:
-        print(f"| {row['rlimit_as_mb']} | {'yes' if row['works'] else 'no: ' + row['error']} |")
+    known = ["dpi", "detection_side", "mean_cer", "worst_cer", "mean_cer_by_condition"]
+    known += ["engine_start_s", "peak_rss_mb", "peak_address_space_mb", "error"]
+    print(table(report["known_text"], known))
+    speeds = ["dpi", "detection_side", "pages_per_s", "median_page_s", "slowest_page_s"]
+    print(table(report["speed"], speeds))
+    corpus = ["file", "page", "pypdf_chars", "ocr_chars", "cer_vs_text_layer", "ocr_s"]
+    print(table(report["corpus"], [*corpus, "ocr_sample", "error"]))
+    print(table(report["address_space"], ["rlimit_as_mb", "works", "error"]))
     print(f"\nsmallest working RLIMIT_AS: {report['smallest_working_rlimit_as_mb']} MB")
+
+
+def table(rows: list[dict], columns: list[str]) -> str:
+    """The rows as a Markdown table of the given keys (a dict's values joined by " / ")."""
+    lines = ["", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(key)) for key in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, dict):
+        return " / ".join(_cell(item) for item in value.values())
+    if isinstance(value, float):
+        return f"{value:g}"
+    return "–" if value is None else str(value).replace("\n", " ").replace("|", "/")
 
 
 def main() -> None:
@@ -266,7 +264,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.child:
-        sys.stdout.write(json.dumps(child(json.loads(sys.stdin.read()))))
+        job = json.loads(sys.stdin.read())
+        sys.stdout.write(json.dumps(interleaved(job) if "configs" in job else child(job)))
         return
     scans = make_scans(args.abstracts)
     from ingest.ocr import DETECTION_SIDE_PX, OcrBudget
@@ -278,6 +277,7 @@ def main() -> None:
         "command": "python " + " ".join(sys.argv),
         "scans": {"conditions": CONDITIONS, "abstracts": args.abstracts},
         "known_text": [known_text(scans, dpi, s) for dpi, s in runs],
+        "speed": speed(scans, runs),
         "corpus": corpus_scans(),
         "address_space": address_space(args.limits, scans[0]["path"]),
     }

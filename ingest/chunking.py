@@ -17,6 +17,7 @@ from pathlib import PurePath
 from ingest.headers import (
     SectionPath,
     Sections,
+    heading_sections,
     make_header,
     markdown_sections,
     page_sections,
@@ -104,13 +105,17 @@ def document_sections(
     pages: Sequence[str],
     outline: Sequence[tuple[int, SectionPath]],
     unit: str = "page",
+    headings: Sequence[tuple[int, int, str]] = (),
 ) -> Sections:
     """Where each section of a document begins in its joined pages: from the `#` headings
     of a Markdown file or of any format but PDF (their readers write headings so), else
-    from the outline's (page, path) entries."""
+    from the outline's (page, path) entries, else from the headings its type sets apart."""
     if PurePath(name).suffix.lower() in _MARKDOWN_SUFFIXES or unit != "page":
         return markdown_sections(PAGE_SEPARATOR.join(pages))
-    return page_sections(outline, PagedText.join(pages).page_starts)
+    starts = PagedText.join(pages).page_starts
+    if outline or not headings:
+        return page_sections(outline, starts)
+    return heading_sections(headings, pages, starts)
 
 
 class _Headers:

@@ -33,6 +33,8 @@ _TOOL_LABEL = re.compile(r"^microsoft\s+\w+(\s+\w+)?\s+-\s", re.IGNORECASE)
 _FILE_NAME = re.compile(r"\.[a-z][a-z0-9]{1,4}$|^(?:[a-z]:)?[\\/]|\\", re.IGNORECASE)
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+# pypdf breaks a word where a PDF positions its last letters apart: "LIQUIDI\n \nTY".
+_SPLIT_WORD = re.compile(r"(?<=\w)\n \n(?=\w)")
 
 
 def document_title(metadata_title: str | None, file_name: str) -> str:
@@ -117,3 +119,31 @@ def sections_at(sections: Sections, offsets: Sequence[int]) -> list[SectionPath]
     starts = [start for start, _ in sections]
     positions = (bisect_right(starts, offset) for offset in offsets)
     return [sections[position - 1][1] if position else () for position in positions]
+
+
+def heading_sections(
+    headings: Sequence[tuple[int, int, str]], pages: Sequence[str], page_starts: Sequence[int]
+) -> Sections:
+    """Headings found by their type (page, level, text as on the page) as sections where
+    they stand in the cleaned pages, nested by level; one that cannot be found (it sat in
+    a table written as rows, or cleaning changed it) is left out."""
+    sections: list[tuple[int, SectionPath]] = []
+    path: list[str] = []
+    searched_to: dict[int, int] = {}
+    for page, level, text in headings:
+        title = clean_text(text)
+        if not (1 <= page <= len(pages) and title):
+            continue
+        at = pages[page - 1].find(title, searched_to.get(page, 0))
+        if at < 0:
+            continue
+        searched_to[page] = at + len(title)
+        path = [*path[: level - 1], *[""] * (level - 1 - len(path)), _heading_name(text)]
+        sections.append((page_starts[page - 1] + at, tuple(p for p in path if p)))
+    return sections
+
+
+def _heading_name(text: str) -> str:
+    """A heading as one line, with the words the PDF reader split over a line break
+    ("PRONOUNCEM\\n \\nENTS") joined again."""
+    return one_line(clean_text(_SPLIT_WORD.sub("", text)))

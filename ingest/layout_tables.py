@@ -3,9 +3,8 @@
 In pypdf's layout mode a table's cells line up in columns of characters. A table here is a
 run of lines ending in values (numbers, dashes) that stand in the same columns, label lines
 between them, and the header lines above that stand over those columns ("December 31,",
-"2023"). `splice_tables` finds the same cells in order in the page's plain text and writes
-the table there as `ingest.tables` expects (header row, separator, one line per row);
-text outside tables is left exactly as it was.
+"2023"). `splice_tables` finds the cells in order in the page's plain text and writes the
+table there as `ingest.tables` expects; text outside tables is left exactly as it was.
 """
 
 from __future__ import annotations
@@ -25,15 +24,15 @@ _CURRENCY = frozenset("$€£")
 _CELL = re.compile(r"\S+(?: \S+)*")  # a cell: text with no run of two spaces inside
 _NUMBER = re.compile(r"(?<![\w.,])\(?\$?\d[\d,]*(?:\.\d+)?\)?%?(?!\w)")
 _SPACES = str.maketrans({"\xa0": " ", "\u2007": " ", "\u2009": " ", "\u202f": " "})
-MIN_ROWS = 3  # rows of values a table needs
-MIN_COLUMN_ROWS = 2  # rows a column of values needs; fewer is a stray number
-MAX_GAP_LINES = 3  # label lines in a row between two rows of values
+MIN_ROWS, MIN_COLUMN_ROWS = 3, 2  # rows of values in a table, in a column (else: stray)
+MAX_GAP_LINES, MAX_COLUMNS = 3, 12  # label lines in a row between two rows of values
 MAX_HEADER_LINES, MAX_HEADER_CELL_CHARS, HEADER_SLACK = 3, 40, 2
-MAX_COLUMNS = 12
 MAX_LAYOUT_CHARS = 400_000  # a page laid out wider than this is not read for tables
-MIN_NUMBERS = 12  # numbers in a page's plain text before its layout is worth reading
+MIN_NUMBERS = 16  # numbers in a page's plain text before its layout is worth reading
 MIN_FOUND = 0.85  # share of a table's cells, and of the text it replaces, found in order
-MAX_SKIP = 200  # characters between two cells found in the plain text
+NEAR = 12  # characters between two cells that follow each other in the plain text
+MAX_STARTS, MAX_START_CELLS = 8, 40  # where a table may begin in the plain text
+_MARKS = re.compile(r"\((?:[a-z]|\d{1,2})\)")  # footnote marks: "(a)", "(3)"
 
 Cell = tuple[int, int, str]  # first and last-plus-one character column, text
 Span = tuple[int, int]
@@ -65,9 +64,8 @@ def looks_tabular(text: str) -> bool:
 
 def find_layout_tables(layout: str) -> list[LayoutTable]:
     """The tables of a page laid out as text, top to bottom."""
-    if len(layout) > MAX_LAYOUT_CHARS:
-        return []
-    lines = [_cells(line) for line in layout.translate(_SPACES).split("\n")]
+    text = layout.translate(_SPACES) if len(layout) <= MAX_LAYOUT_CHARS else ""
+    lines = [_cells(line) for line in text.split("\n")]
     found = (_build(lines, *part) for span in _regions(lines) for part in _parts(lines, *span))
     return [table for table in found if table is not None]
 
@@ -95,8 +93,7 @@ def _is_row(cells: list[Cell]) -> bool:
 def _regions(lines: list[list[Cell]]) -> list[Span]:
     """[first, last] line of each run of rows of values, with a few other lines between."""
     found: list[Span] = []
-    first = last = -1
-    gap = 0
+    first, last, gap = -1, -1, 0
     for number, cells in enumerate([*lines, []]):
         if cells and _is_row(cells):
             first, last, gap = (number if first < 0 else first), number, 0
@@ -113,8 +110,7 @@ def _parts(lines: list[list[Cell]], first: int, last: int) -> list[Span]:
     columns = _columns([c for c in lines[first : last + 1] if c and _is_row(c)])
     if not columns:
         return []
-    parts: list[Span] = []
-    start = first
+    parts, start = [], first
     for number in range(first, last + 1):
         cells = lines[number]
         if cells and not _is_row(cells) and not _left_of(cells, columns):
@@ -125,8 +121,7 @@ def _parts(lines: list[list[Cell]], first: int, last: int) -> list[Span]:
 
 def _value_spans(cells: list[Cell]) -> list[Span]:
     """Where each value of a row lies, from its currency sign when it has one."""
-    spans: list[Span] = []
-    sign = None
+    spans, sign = [], None
     for start, end, text in cells:
         if text in _CURRENCY:
             sign = start
@@ -205,20 +200,16 @@ def _build(lines: list[list[Cell]], first: int, last: int) -> LayoutTable | None
 
 def _numbers_lines(table: LayoutTable) -> bool:
     """Whether a column counts 1, 2, 3...: the line numbers in a proof's margin."""
-    for index in range(1, len(table.header or table.rows[0])):
-        values = [row[index] for row in table.rows if row[index]]
-        if all(v.isdigit() for v in values) and all(
-            int(b) == int(a) + 1 for a, b in pairwise(values)
-        ):
+    for values in zip(*(row[1:] for row in table.rows), strict=True):
+        counted = [int(value) if value.isdigit() else -2 for value in values if value]
+        if len(counted) >= MIN_ROWS and all(b == a + 1 for a, b in pairwise(counted)):
             return True
     return False
 
 
 def _row(cells: list[Cell], columns: Sequence[Span]) -> tuple[str, ...]:
     """(label, value per column): each value in the column it stands in, with its sign."""
-    label: list[str] = []
-    values = [""] * len(columns)
-    sign = ""
+    label, values, sign = [], [""] * len(columns), ""
     for cell in cells:
         hits = _hits(cell, columns) if _is_value(cell[2]) else []
         if cell[2] in _CURRENCY:
@@ -234,8 +225,7 @@ def _row(cells: list[Cell], columns: Sequence[Span]) -> tuple[str, ...]:
 def _header_row(head: list[list[Cell]], columns: Sequence[Span]) -> tuple[str, ...]:
     """The header lines joined per column; a text spanning several columns ("Year ended
     December 31,") heads each column it is nearest to."""
-    label: list[str] = []
-    values: list[list[str]] = [[] for _ in columns]
+    label, values = [], [[] for _ in columns]
     for cells in head:
         placed = [(cell, _hits(cell, columns, HEADER_SLACK)) for cell in cells]
         label += [cell[2] for cell, hits in placed if not hits]
@@ -253,8 +243,8 @@ def _header_row(head: list[list[Cell]], columns: Sequence[Span]) -> tuple[str, .
 def splice_tables(text: str, tables: Sequence[LayoutTable]) -> tuple[str, int]:
     """The plain text with each table's cells, where they are found in order and make up
     the text between them, replaced by its Markdown rows; and how many were replaced."""
-    squeezed, where = _squeezed(text)
-    pieces: list[str] = []
+    where = [i for i, char in enumerate(text) if not char.isspace()]
+    squeezed, pieces = "".join(text[i] for i in where), []
     done = cursor = count = 0
     for table in tables:
         span = _locate(table.cells, squeezed, cursor)
@@ -268,32 +258,43 @@ def splice_tables(text: str, tables: Sequence[LayoutTable]) -> tuple[str, int]:
     return "".join([*pieces, text[done:]]), count
 
 
-def _squeezed(text: str) -> tuple[str, list[int]]:
-    """The text without whitespace, and where each of its characters is in the text."""
-    where = [i for i, char in enumerate(text) if not char.isspace()]
-    return "".join(text[i] for i in where), where
-
-
 def _locate(cells: Sequence[str], squeezed: str, cursor: int) -> Span | None:
-    """Where the longest chain of cells found in order, each near the one before, lies in
-    the squeezed text; None unless it holds most of the cells and most of what it spans."""
-    best: list[Span] = []
-    chain: list[Span] = []
-    position = cursor
-    for key in ("".join(cell.split()) for cell in cells):
-        at = squeezed.find(key, position)
-        if at < 0:
-            continue
-        if chain and at - position > MAX_SKIP:
-            best, chain = max(best, chain, key=_found), []
-        chain.append((at, at + len(key)))
-        position = at + len(key)
-    best = max(best, chain, key=_found)
-    total = sum(len("".join(cell.split())) for cell in cells)
-    if not best or _found(best) < MIN_FOUND * max(total, best[-1][1] - best[0][0]):
+    """Where the cells lie in the squeezed text, from the start that finds most of them;
+    None unless most of the cells from there on are found and make up most of what they
+    span (cells before the start, a header laid out in another order, stay as they are)."""
+    keys = [key for key in ("".join(cell.split()) for cell in cells) if key]
+    tries = [_follow(keys, index, at, squeezed) for index, at in _starts(keys, squeezed, cursor)]
+    found, first, end, index = max(tries, default=(0, 0, 0, 0))
+    if not found or found < MIN_FOUND * max(sum(map(len, keys[index:])), end - first):
         return None
-    return best[0][0], best[-1][1]
+    return first, end
 
 
-def _found(chain: list[Span]) -> int:
-    return sum(end - start for start, end in chain)
+def _starts(keys: list[str], squeezed: str, cursor: int) -> list[Span]:
+    """(index, place) of cells with the next cell just after: where the table may begin."""
+    starts: list[Span] = []
+    for index, (key, after) in enumerate(pairwise(keys[:MAX_START_CELLS])):
+        at = squeezed.find(key, cursor)
+        for _ in range(3):
+            end = at + len(key)
+            if at >= 0 and squeezed.find(after, end, end + len(after) + NEAR) >= 0:
+                starts.append((index, at))
+            at = squeezed.find(key, at + 1) if at >= 0 else -1
+        if len(starts) >= MAX_STARTS:
+            break
+    return starts
+
+
+def _follow(keys: list[str], index: int, first: int, squeezed: str) -> tuple[int, ...]:
+    """(characters found, start, end): from the start, each next cell found close after
+    the one before, the closeness allowing for the cells not found."""
+    position, found, slack = first, 0, 0
+    for key in keys[index:]:
+        for text in dict.fromkeys((key, _MARKS.sub("", key))):  # "Provisions(a)", bare
+            at = squeezed.find(text, position, position + slack + len(text) + NEAR) if text else -1
+            if at >= 0:
+                position, found, slack = at + len(text), found + len(text), 0
+                break
+        else:
+            slack += len(key)
+    return found, first, position, index

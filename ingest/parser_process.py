@@ -56,6 +56,7 @@ class ParseLimits:
     max_zip_ratio: int = DEFAULTS.max_zip_ratio
     max_sheet_rows: int = DEFAULTS.max_sheet_rows
     max_sheet_cells: int = DEFAULTS.max_sheet_cells
+    pdf_tables: bool = DEFAULTS.pdf_tables
 
     @property
     def deadline_s(self) -> float:
@@ -86,6 +87,7 @@ class ParseLimits:
             "cpu_s": self.cpu_s,
             "max_pages": self.max_pages,
             "max_chars": self.max_chars,
+            "pdf_tables": self.pdf_tables,
             "ocr": {
                 "enabled": self.ocr,
                 "page_timeout_s": self.ocr_page_timeout_s,

@@ -35,7 +35,8 @@ class ParsedFile:
     nested bookmark titles) for each bookmark, in outline order; its scanned pages read by
     text recognition (`ocr_pages`, with each word's box as fractions of the page, top left
     first: `ocr_words[page]` = ((word, x0, y0, x1, y1), ...)) and those it could not read
-    (`ocr_skipped`: page -> why). Other formats name their unit (a slide, a sheet, a
+    (`ocr_skipped`: page -> why), and the headings its type sets apart (page, level, text
+    as on the page). Other formats name their unit (a slide, a sheet, a
     chapter) and its pages, count their tables and, for sheets, give each text line's row.
     """
 
@@ -51,6 +52,7 @@ class ParsedFile:
     ocr_pages: tuple[int, ...] = ()
     ocr_words: dict[int, tuple[tuple, ...]] = field(default_factory=dict)
     ocr_skipped: dict[int, str] = field(default_factory=dict)
+    headings: tuple[tuple[int, int, str], ...] = ()
 
 
 def parse_limits(settings: Settings) -> ParseLimits:
@@ -126,6 +128,22 @@ def _parsed(reply: dict) -> ParsedFile:
         ocr_pages=tuple(reply.get("ocr_pages") or ()),
         ocr_words={int(page): tuple(map(tuple, found)) for page, found in words.items()},
         ocr_skipped={int(page): str(why) for page, why in skipped.items()},
+        headings=_headings(reply.get("headings")),
+    )
+
+
+def _headings(entries: object) -> tuple[tuple[int, int, str], ...]:
+    """The reply's headings, any that are malformed left out."""
+    if not isinstance(entries, list):
+        return ()
+    return tuple(
+        (entry[0], entry[1], entry[2])
+        for entry in entries
+        if isinstance(entry, list)
+        and len(entry) == 3
+        and isinstance(entry[0], int)
+        and isinstance(entry[1], int)
+        and isinstance(entry[2], str)
     )
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from io import BytesIO
 
+from ingest.pdf_layout import PageScan, headings_in, page_text_with_tables, scan_page
 from ingest.reasons import too_much_text
 from ingest.scanned import Emit, read_scanned_pages
 from rag.errors import IngestError
@@ -26,6 +28,7 @@ MAX_OUTLINE_ENTRIES = 2000
 MAX_OUTLINE_DEPTH = 6
 MAX_OUTLINE_BYTES = 32_000
 MAX_TITLE_CHARS = 200
+_NO_SCAN = PageScan("", (), ())
 # What a pypdf error means to someone who is no PDF expert, by a word of its message.
 _HINTS = (
     ("decompress", "a compressed part expands to far more data than a document needs"),
@@ -47,7 +50,7 @@ def parse_request(data: bytes, request: dict, emit: Emit) -> dict:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = _open(data, request["password"], request["max_pages"])
-        reply = _extract(reader.pages, request["max_chars"])
+        reply = _extract(reader.pages, request["max_chars"], request.get("pdf_tables", True))
         reply |= {"title": metadata_title(reader), "outline": read_outline(reader)}
         return reply | read_scanned_pages(reply, data, request, emit)
     except IngestError as exc:
@@ -70,35 +73,62 @@ def _open(data: bytes, password: str | None, max_pages: int):
     return reader
 
 
-def _extract(pages, max_chars: int) -> dict:
-    """Each page's text, stopping as soon as the document passes the character limit."""
-    texts: list[str] = []
-    unreadable: list[int] = []
-    page_error = None
-    total = 0
+def _extract(pages, max_chars: int, with_tables: bool) -> dict:
+    """Each page's text (its tables as rows, when asked) and the headings set in larger or
+    bold type, stopping as soon as the document passes the character limit."""
+    texts, scans, unreadable = [], [], []
+    page_error, total, tables = None, 0, 0
     for number, page in enumerate(pages, start=1):
-        text, error = _page_text(page)
+        scan, error = _page_scan(page)
         if error is not None:
             unreadable.append(number)
             page_error = page_error or error
+        text, count = _tables_as_rows(page, scan.text) if with_tables else (scan.text, 0)
         total += len(text)
         if total > max_chars:
             raise IngestError(too_much_text(max_chars, number, len(pages)))
         texts.append(text)
-    return {"pages": texts, "unreadable_pages": unreadable, "page_error": page_error}
+        scans.append(scan)
+        tables += count
+    return {
+        "pages": texts,
+        "unreadable_pages": unreadable,
+        "page_error": page_error,
+        "headings": [list(heading) for heading in headings_in(scans)],
+        "tables": tables,
+    }
 
 
-def _page_text(page) -> tuple[str, str | None]:
-    """(text, None), or ("", why) when the page cannot be read: one bad page must not cost
-    the rest of the document."""
+def _page_scan(page) -> tuple[PageScan, str | None]:
+    """(the page's text and lines, None), or (nothing, why) when the page cannot be read:
+    one bad page must not cost the rest of the document."""
     try:
-        text = page.extract_text() or ""
+        scan = scan_page(page)
     except Exception as exc:
         if _caused_by(exc, MemoryError):
             raise
-        return "", describe(exc)
+        return _NO_SCAN, describe(exc)
+    # "replace" puts one "?" per lone surrogate, so the scan's line offsets stay true.
+    return replace(scan, text=_printable(scan.text)), None
+
+
+def _tables_as_rows(page, text: str) -> tuple[str, int]:
+    """The page's text with the tables found in its layout written as rows, and how many;
+    the plain text when the layout cannot be read."""
+    if not text:
+        return text, 0
+    try:
+        rows, count = page_text_with_tables(page, text)
+    except Exception as exc:
+        if _caused_by(exc, MemoryError):
+            raise
+        return text, 0  # the layout is a second reading: its failure costs only the rows
+    return _printable(rows), count
+
+
+def _printable(text: str) -> str:
     # A font can map glyphs to lone surrogates, which no encoder or index accepts.
-    return text.encode("utf-8", "replace").decode("utf-8"), None
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _unlock(reader, password: str | None) -> None:

@@ -249,7 +249,7 @@ class Ingestor:
 
     def _chunk_pages(self, name, pages, doc_id, title, parsed: ParsedFile) -> list[Chunk]:
         settings = self._library.settings
-        sections = document_sections(name, pages, parsed.outline, parsed.unit)
+        sections = document_sections(name, pages, parsed.outline, parsed.unit, parsed.headings)
         chunks = chunk_pages(
             pages,
             doc_id=doc_id,

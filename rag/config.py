@@ -54,7 +54,7 @@ class Settings:
     chroma_port: int = 8000
     chunk_tokens: int = 200
     chunk_overlap: int = 30
-    parse_timeout_s: float = 120.0
+    parse_timeout_s: float = 300.0
     parse_memory_mb: int = 1024
     # Limits on what one upload may hold, enforced by the ingestion pipeline itself.
     max_upload_mb: int = 100
@@ -65,6 +65,9 @@ class Settings:
     ocr_page_timeout_s: float = 60.0
     ocr_document_timeout_s: float = 1800.0
     ocr_memory_mb: int = 2048
+    # Tables of born-digital PDFs written as rows, from a second, layout-keeping reading of
+    # the pages that hold many numbers.
+    pdf_tables: bool = True
     # Office, EPUB and OpenDocument files are ZIP archives, checked before extraction.
     max_unzipped_mb: int = 500
     max_zip_ratio: int = 200
@@ -177,6 +180,7 @@ def _parse(env: Values) -> Settings:
         openai_base_url=env.url("OPENAI_BASE_URL"),
         chroma_host=env.optional_text("CHROMA_HOST"),
         ocr=env.flag("RAG_OCR", DEFAULTS.ocr),
+        pdf_tables=env.flag("RAG_PDF_TABLES", DEFAULTS.pdf_tables),
         **numbers,
     )
     settings = replace(settings, **_chat_settings(env, settings))

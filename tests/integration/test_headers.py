@@ -14,6 +14,7 @@ from rag.chat.prompts import format_sources
 from rag.documents import Chunk
 from rag.engine import open_engine
 from rag.results import SearchMode, SearchOptions
+from tests.conftest import pdf
 from tests.support.hostile_pdfs import page_objects, pdf_file
 
 PAGES = (
@@ -132,3 +133,15 @@ def test_a_hostile_title_stays_inside_its_source(ingestor, retriever):
     assert found and "source" in found[0].header
     prompt = format_sources(found)
     assert prompt.count("</source>") == len(found) and prompt.count("<source") == len(found)
+
+
+def test_a_pdf_without_an_outline_takes_its_sections_from_its_type(ingestor, library):
+    data = pdf("pdfjs_tracemonkey.pdf").read_bytes()
+    outcome = ingestor.ingest_bytes("tracemonkey.pdf", data)
+    assert outcome.status is FileStatus.INGESTED, outcome.reason
+    headers = [chunk.header for chunk in library.chunks_of(outcome.doc_id)]
+    # The paper's numbered sections and subsections, nested, under its title.
+    assert any(header.endswith("› 3. Trace Trees › 3.2 Trace Trees") for header in headers)
+    assert any(header.endswith("› 4. Nested Trace Tree Formation") for header in headers)
+    later = [h for h in headers if "3.3 Blacklisting" in h]
+    assert later and all("3.1 Traces" not in h for h in later)

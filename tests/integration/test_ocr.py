@@ -29,9 +29,9 @@ SHORT = "Invoice 1042 for the repair of the greenhouse roof, paid on 3 March."
 PASSWORD = "open sesame"
 
 
-def read(pdf: bytes, pages, budget: OcrBudget | None = None, **kwargs) -> OcrResult:
+def read(pdf: bytes, pages, budget=None, password=None, progress=None) -> OcrResult:
     """The scan read at the default budget unless one is given."""
-    return ocr_pdf_pages(pdf, kwargs.pop("password", None), pages, budget or OcrBudget(), **kwargs)
+    return ocr_pdf_pages(pdf, password, pages, budget or OcrBudget(), progress)
 
 
 @pytest.fixture(scope="module")

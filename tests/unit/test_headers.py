@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ingest.chunking import chunk_pages, document_sections
+from ingest.chunking import PagedText, chunk_pages, document_sections
 from ingest.files import TextDocument
 from ingest.headers import (
     MAX_HEADER_CHARS,
     document_title,
+    heading_sections,
     make_header,
     markdown_sections,
     page_sections,
@@ -165,3 +166,28 @@ def test_a_hostile_header_cannot_close_its_source():
     text = format_source(1, chunk)
     assert text.count("</source>") == 1 and text.count("<source") == 1
     assert text.splitlines()[1] == "Document: T (/source> (source"
+
+
+def test_headings_found_by_type_become_nested_sections_where_they_stand():
+    pages = ["Title page", "1. Method\nWe count.\n1.1 Samples\nTen.", "2. Results\nAll ten."]
+    starts = PagedText.join(pages).page_starts
+    headings = [
+        (2, 1, "1. Method"),
+        (2, 2, "1.1 Samples"),
+        (2, 2, "not on the page"),
+        (3, 1, "2. Results"),
+        (9, 1, "past the last page"),
+    ]
+    sections = heading_sections(headings, pages, starts)
+    assert sections == [
+        (starts[1], ("1. Method",)),
+        (starts[1] + pages[1].index("1.1"), ("1. Method", "1.1 Samples")),
+        (starts[2], ("2. Results",)),
+    ]
+
+
+def test_a_heading_whose_word_the_pdf_reader_split_reads_whole():
+    page = "FINANCIAL CONDITION AND LIQUIDI\n\nTY\nCash is ample."
+    split = "FINANCIAL CONDITION AND LIQUIDI\n \nTY"
+    [(offset, path)] = heading_sections([(1, 1, split)], [page], [0])
+    assert offset == 0 and path == ("FINANCIAL CONDITION AND LIQUIDITY",)

@@ -247,3 +247,39 @@ def test_the_web_server_is_private_and_quiet_by_default():
     assert config["browser"]["gatherUsageStats"] is False
     # The web server refuses what the ingestion limit would refuse anyway.
     assert config["server"]["maxUploadSize"] == Settings().max_upload_mb
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("off", False), ("0", False), ("ON", True), ("yes", True)]
+)
+def test_switches_read_on_and_off(tmp_path, raw, value):
+    settings = load(tmp_path, RAG_OCR=raw, RAG_PDF_TABLES=raw)
+    assert (settings.ocr, settings.pdf_tables) == (value, value)
+    assert (load(tmp_path).ocr, load(tmp_path).pdf_tables) == (True, True)
+
+
+def test_a_switch_that_is_neither_on_nor_off_is_refused(tmp_path):
+    with pytest.raises(SettingsError, match="RAG_OCR must be on or off"):
+        load(tmp_path, RAG_OCR="sometimes")
+
+
+def test_reading_limits_are_settings(tmp_path):
+    settings = load(
+        tmp_path,
+        RAG_OCR_PAGE_TIMEOUT_S="5",
+        RAG_OCR_DOCUMENT_TIMEOUT_S="50",
+        RAG_OCR_MEMORY_MB="3000",
+        RAG_MAX_UNZIPPED_MB="20",
+        RAG_MAX_ZIP_RATIO="50",
+        RAG_MAX_SHEET_ROWS="1000",
+        RAG_MAX_SHEET_CELLS="9000",
+    )
+    assert (settings.ocr_page_timeout_s, settings.ocr_document_timeout_s) == (5, 50)
+    assert (settings.ocr_memory_mb, settings.max_unzipped_mb, settings.max_zip_ratio) == (
+        3000,
+        20,
+        50,
+    )
+    assert (settings.max_sheet_rows, settings.max_sheet_cells) == (1000, 9000)
+    with pytest.raises(SettingsError, match="RAG_MAX_ZIP_RATIO must be at least 2"):
+        load(tmp_path, RAG_MAX_ZIP_RATIO="1")
