@@ -2,7 +2,7 @@
 address-space limit it works under.
 
 Usage: python bench/ocr.py [--abstracts 10] [--dpis 150 200 300] [--detection-sides 960]
-       [--limits 1024 1280 1536 2048 3072] [--out bench/results/ocr.json]
+       [--limits 768 896 1024 1280 1536 2048] [--out bench/results/ocr.json]
 
 1. Known text: N SciFact abstracts made one-page scans by tests/support/scans.py in each
    of CONDITIONS, read back at each dpi (and each detection side at the default dpi): CER
@@ -260,7 +260,7 @@ def main() -> None:
     parser.add_argument("--abstracts", type=int, default=10)
     parser.add_argument("--dpis", type=int, nargs="+", default=[150, 200, 300])
     parser.add_argument("--detection-sides", type=int, nargs="+", default=[960])
-    parser.add_argument("--limits", type=int, nargs="+", default=[1024, 1280, 1536, 2048, 3072])
+    parser.add_argument("--limits", type=int, nargs="+", default=[768, 896, 1024, 1280, 1536, 2048])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     if args.child:

@@ -66,8 +66,9 @@ class Settings:
     ocr_document_timeout_s: float = 1800.0
     ocr_memory_mb: int = 2048
     # Tables of born-digital PDFs written as rows, from a second, layout-keeping reading of
-    # the pages that hold many numbers.
-    pdf_tables: bool = True
+    # the pages that hold many numbers. Off: on FinanceBench it cost 74% more parsing time
+    # and ranked evidence pages lower (BENCHMARKS.md, section 8).
+    pdf_tables: bool = False
     # Office, EPUB and OpenDocument files are ZIP archives, checked before extraction.
     max_unzipped_mb: int = 500
     max_zip_ratio: int = 200

@@ -9,6 +9,7 @@ decided by the seed: the same arguments give the same bytes.
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from collections.abc import Sequence
 from io import BytesIO
@@ -22,6 +23,7 @@ from tests.support.hostile_pdfs import pdf_file, stream
 
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = 612, 792, 72  # US Letter, one-inch margins, in points
 FONT_SIZE = 11
+_EPOCH = time.gmtime(1_704_067_200)  # 2024-01-01
 # Advance widths of the printable ASCII characters (32 to 126) in thousandths of the font
 # size: Adobe's metrics for the base-14 fonts, as PDFium's bundled fonts measure them.
 _WIDTHS = {
@@ -151,7 +153,11 @@ def scan(
         page.close()
     document.close()
     out = BytesIO()
-    images[0].save(out, format="PDF", save_all=True, append_images=images[1:], resolution=dpi)
+    # Fixed dates: Pillow stamps the time of saving otherwise, and the bytes would differ.
+    dates = {"creationDate": _EPOCH, "modDate": _EPOCH}
+    images[0].save(
+        out, format="PDF", save_all=True, append_images=images[1:], resolution=dpi, **dates
+    )
     return out.getvalue()
 
 

@@ -255,7 +255,7 @@ def test_the_web_server_is_private_and_quiet_by_default():
 def test_switches_read_on_and_off(tmp_path, raw, value):
     settings = load(tmp_path, RAG_OCR=raw, RAG_PDF_TABLES=raw)
     assert (settings.ocr, settings.pdf_tables) == (value, value)
-    assert (load(tmp_path).ocr, load(tmp_path).pdf_tables) == (True, True)
+    assert (load(tmp_path).ocr, load(tmp_path).pdf_tables) == (True, False)
 
 
 def test_a_switch_that_is_neither_on_nor_off_is_refused(tmp_path):
