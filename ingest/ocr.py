@@ -23,7 +23,7 @@ from rag.errors import IngestError
 # RapidOCR shrinks a longer picture (`max_side_len`): pages are drawn within it.
 MAX_SIDE_PX = 4096
 # Lines are found on a copy of the page at most this long, then read from the full drawing
-# (sharp letters). By bench/ocr.py, 960 reads 15% faster but makes four times the errors.
+# (sharp letters). By bench/ocr.py, 960 reads 18% faster but makes four times the errors.
 DETECTION_SIDE_PX = 1280
 # Two threads read a page 1.7 times faster than one on two cores; few more pay off.
 THREADS = max(1, min(4, os.cpu_count() or 1))
