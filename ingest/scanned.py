@@ -27,7 +27,8 @@ def pages_needing_ocr(pages: Sequence[str], unreadable: Sequence[int] = ()) -> l
     could not read is left alone: its damage (a bomb, an impossible size) would only be
     met again, in a renderer, at the cost of the whole document."""
     unusable = check_pages([clean_text(page) for page in pages]).unusable
-    return [number for number in unusable if number not in set(unreadable)]
+    damaged = set(unreadable)
+    return [number for number in unusable if number not in damaged]
 
 
 def read_scanned_pages(reply: dict, data: bytes, request: dict, emit: Emit) -> dict:
@@ -35,8 +36,8 @@ def read_scanned_pages(reply: dict, data: bytes, request: dict, emit: Emit) -> d
     the request allows; the reply's new and changed fields ({} when nothing was read)."""
     options = request.get("ocr") or {}
     pages = reply["pages"]
-    wanted = pages_needing_ocr(pages, reply["unreadable_pages"])
-    if not wanted or not options.get("enabled"):
+    wanted = pages_needing_ocr(pages, reply["unreadable_pages"]) if options.get("enabled") else []
+    if not wanted:
         return {}
     _allow_ocr_memory()
     # Imported here: loading the recognition runtime costs time and memory that a PDF
