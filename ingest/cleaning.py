@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from rag.errors import IngestError
+
 # Zero-width characters and the soft hyphen carry no text; private-use code points are
 # glyph ids that a PDF failed to map to characters.
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200d\u2060\ufeff\ue000-\uf8ff]")
@@ -15,6 +17,26 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _HYPHENATED = re.compile(r"(\w)-\n(?=[a-z])")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+# Byte order marks of UTF-16 text, as Windows Notepad saves "Unicode".
+UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
+BINARY_WINDOW = 8192
+
+
+def decode_text(data: bytes, what: str = "text file") -> str:
+    """A text file's bytes as text: UTF-16 by its byte order mark, else UTF-8 (a mark
+    dropped), else Windows-1252; IngestError when it holds binary data instead."""
+    if data.startswith(UTF16_MARKS):
+        return data.decode("utf-16", errors="replace")
+    # A NUL byte in the first few kilobytes marks a binary file, as git and `file` judge.
+    if b"\x00" in data[:BINARY_WINDOW]:
+        raise IngestError(f"not a {what}: it holds binary data (a program, an image?)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Not UTF-8: cp1252 covers most older Western text files and never fails on a byte.
+        return data.decode("cp1252", errors="replace")
 
 
 def clean_text(text: str) -> str:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
+from rag.config import DEFAULTS
 from rag.errors import IngestError
 
 # RapidOCR shrinks a longer picture (`max_side_len`): pages are drawn within it.
@@ -57,8 +58,8 @@ class OcrBudget:
     once the document has spent `document_timeout_s` the rest are skipped. Pages are drawn
     at `dpi`, but with at most `max_page_pixels` pixels (a poster is drawn smaller)."""
 
-    page_timeout_s: float = 60.0
-    document_timeout_s: float = 900.0
+    page_timeout_s: float = DEFAULTS.ocr_page_timeout_s
+    document_timeout_s: float = DEFAULTS.ocr_document_timeout_s
     dpi: int = 200
     max_page_pixels: int = 12_000_000
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePath
 
+from ingest.cleaning import decode_text
 from ingest.formats import SUFFIXES as OTHER_SUFFIXES
 from ingest.parser_process import PageProgress, ParseLimits, run_parser
 from ingest.reasons import too_much_text
@@ -20,9 +21,6 @@ HEADER_WINDOW = 1024
 # Junk before the header that is a web page: an HTML/PDF polyglot, refused.
 _MARKUP = re.compile(rb"<\s*(?:!doctype|html|head|body|script|iframe|svg|img|meta)\b", re.I)
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
-BINARY_WINDOW = 8192
-# Byte order marks of UTF-16 text, as Windows Notepad saves "Unicode".
-UTF16_MARKS = (b"\xff\xfe", b"\xfe\xff")
 SUPPORTED_SUFFIXES = (".pdf", *TEXT_SUFFIXES, *OTHER_SUFFIXES)
 
 
@@ -148,23 +146,10 @@ def _headings(entries: object) -> tuple[tuple[int, int, str], ...]:
 
 
 def _text_file(data: bytes, limits: ParseLimits) -> ParsedFile:
-    text = _decode_text(data)
+    text = decode_text(data)
     if len(text) > limits.max_chars:
         raise IngestError(too_much_text(limits.max_chars))
     return ParsedFile((text,))
-
-
-def _decode_text(data: bytes) -> str:
-    if data.startswith(UTF16_MARKS):
-        return data.decode("utf-16", errors="replace")
-    # A NUL byte in the first few kilobytes marks a binary file, as git and `file` judge.
-    if b"\x00" in data[:BINARY_WINDOW]:
-        raise IngestError("not a text file: it holds binary data (a program, an image?)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Not UTF-8: cp1252 covers most older Western text files and never fails on a byte.
-        return data.decode("cp1252", errors="replace")
 
 
 def _check_pdf_header(data: bytes) -> None:

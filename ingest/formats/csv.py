@@ -12,6 +12,7 @@ import csv
 from collections import Counter
 from io import StringIO
 
+from ingest.cleaning import decode_text
 from ingest.formats.extracted import Extracted, ReadLimits
 from ingest.formats.markdown import SheetText
 from rag.errors import IngestError
@@ -19,9 +20,7 @@ from rag.errors import IngestError
 DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_LINES = 50
 _SAMPLE_CHARS = 65_536
-_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 # A NUL byte in the first few kilobytes marks a binary file, as git and `file` judge.
-_BINARY_WINDOW = 8192
 
 
 def read(data: bytes, limits: ReadLimits) -> Extracted:
@@ -50,15 +49,7 @@ def read(data: bytes, limits: ReadLimits) -> Extracted:
 
 def decode(data: bytes) -> str:
     """The file's text: by its byte order mark, else UTF-8, else Windows-1252."""
-    for mark, encoding in _BOMS:
-        if data.startswith(mark):
-            return data.decode(encoding, errors="replace")
-    if b"\x00" in data[:_BINARY_WINDOW]:
-        raise IngestError("not a CSV file: it holds binary data (a spreadsheet, an image?)")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
+    return decode_text(data, "CSV file")
 
 
 def sniff_delimiter(text: str) -> str:

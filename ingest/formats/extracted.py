@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from rag.config import DEFAULTS
+
 # The unit a document is cut into, which citations name: "slide 4", "chapter 3", ...
 UNITS = ("page", "slide", "sheet", "chapter", "section")
 
@@ -23,13 +25,13 @@ class ReadLimits:
     members declare, and how many times larger than the archive they are.
     """
 
-    max_pages: int = 5000
-    max_chars: int = 10_000_000
-    max_unzipped_mb: int = 500
-    max_zip_ratio: int = 200
+    max_pages: int = DEFAULTS.max_pages
+    max_chars: int = DEFAULTS.max_chars
+    max_unzipped_mb: int = DEFAULTS.max_unzipped_mb
+    max_zip_ratio: int = DEFAULTS.max_zip_ratio
     max_zip_members: int = 10_000
-    max_sheet_rows: int = 100_000
-    max_sheet_cells: int = 2_000_000
+    max_sheet_rows: int = DEFAULTS.max_sheet_rows
+    max_sheet_cells: int = DEFAULTS.max_sheet_cells
 
 
 @dataclass(frozen=True)

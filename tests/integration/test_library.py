@@ -15,6 +15,7 @@ from rag.search.langchain_retriever import LibraryRetriever
 from rag.search.retriever import Retriever
 from rag.stores.library import Library
 from tests.conftest import pdf
+from tests.support.scans import scanned_pdf
 
 
 def _text(topic: str, sentences: int = 12) -> bytes:
@@ -178,3 +179,12 @@ def test_langchain_retriever_returns_documents_with_scores(library, ingestor):
     first = documents[0].metadata
     assert first["source"] == "sea.txt" and first["fused_rank"] == 1
     assert {"vector_score", "bm25_score", "fused_score", "page_start"} <= set(first)
+
+
+def test_a_scan_reports_each_page_it_reads_before_its_chunks_are_embedded(ingestor):
+    seen: list[tuple[int, int, Step]] = []
+    scan = scanned_pdf(["Owls hunt at dusk.", "Bats hunt at night."], seed=5)
+    outcome = ingestor.ingest_bytes("owls.pdf", scan, progress=lambda *step: seen.append(step))
+    assert outcome.pages_ocr == (1, 2), outcome.reason
+    assert seen[:2] == [(1, 2, Step.OCR), (2, 2, Step.OCR)]
+    assert seen[2:] and all(step is Step.EMBED for *_, step in seen[2:])
