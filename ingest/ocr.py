@@ -1,8 +1,9 @@
-"""Text recognition (OCR) of PDF pages: pypdfium2 draws a page, RapidOCR reads it.
+"""Text recognition (OCR) of PDF pages: PDFium draws a page, RapidOCR reads it.
 
 It runs inside the parser process, under its limits, and is the only module importing
-rapidocr and pypdfium2. A page that cannot be drawn, fails or runs past its time is put in
-`OcrResult.skipped` with the reason; the others carry on. The models ship in the wheel.
+rapidocr; pages are drawn through `ingest.viewer.pdfium`. A page that cannot be drawn,
+fails or runs past its time is put in `OcrResult.skipped` with the reason; the others
+carry on. The models ship in the wheel.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 
+from ingest.viewer.pdfium import PdfDrawError, PdfOpenError, PdfPasswordError, draw_page, open_pdf
 from rag.config import DEFAULTS
 from rag.errors import IngestError
 
@@ -110,14 +112,12 @@ def ocr_pdf_pages(
 
 
 def _open(data: bytes, password: str | None):
-    import pypdfium2
-
     try:
-        return pypdfium2.PdfDocument(data, password=password or None)
-    except pypdfium2.PdfiumError as exc:
-        if "password" in str(exc).lower():
-            given = "the password given is wrong" if password else "give the password"
-            raise IngestError(f"password-protected: {given} to read it by OCR") from None
+        return open_pdf(data, password)
+    except PdfPasswordError:
+        given = "the password given is wrong" if password else "give the password"
+        raise IngestError(f"password-protected: {given} to read it by OCR") from None
+    except PdfOpenError as exc:
         raise IngestError(f"the PDF could not be opened to read it by OCR ({exc})") from None
 
 
@@ -153,18 +153,11 @@ def _failure(exc: Exception) -> str:
 
 def _render(document, number: int, budget: OcrBudget):
     """The page drawn in grey, a (height, width) uint8 array."""
-    import pypdfium2
-
     if not 1 <= number <= len(document):
         raise IngestError(f"the PDF has no page {number}")
     try:
-        page = document[number - 1]
-        try:
-            bitmap = page.render(scale=render_scale(*page.get_size(), budget), grayscale=True)
-            return bitmap.to_numpy().copy()  # a copy: the bitmap's memory is freed
-        finally:
-            page.close()
-    except pypdfium2.PdfiumError as exc:
+        return draw_page(document, number, lambda w, h: render_scale(w, h, budget), grey=True)
+    except PdfDrawError as exc:
         raise IngestError(f"this page could not be drawn to read it by OCR ({exc})") from None
 
 

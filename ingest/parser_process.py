@@ -105,12 +105,15 @@ class ParseLimits:
         }
 
 
+class WorkerTimeoutError(IngestError):
+    """The parser process ran past its deadline and was stopped."""
+
+
 def run_parser(
     request: dict, data: bytes, limits: ParseLimits, progress: PageProgress | None = None
 ) -> dict:
     """The parser process's reply to `request` on `data`; IngestError when it fails."""
-    header = json.dumps(request).encode() + b"\n"
-    reply, code = _run_worker(header, data, limits, progress or (lambda page, pages: None))
+    reply, code = run_worker(request, data, limits, progress)
     if reply is None:
         raise IngestError(_reason_for_exit(code, limits))
     if "error" in reply:
@@ -118,8 +121,23 @@ def run_parser(
     return reply
 
 
+def run_worker(
+    request: dict,
+    data: bytes,
+    limits: ParseLimits,
+    progress: PageProgress | None = None,
+    reply_bytes: int | None = None,
+) -> tuple[dict | None, int]:
+    """(the parser process's reply to `request` on `data`, or None when it wrote none, and
+    its exit code). It is killed past its deadline (WorkerTimeoutError) or once its reply
+    passes `reply_bytes` (by default `limits.reply_bytes`; IngestError)."""
+    header = json.dumps(request).encode() + b"\n"
+    cap = reply_bytes or limits.reply_bytes
+    return _run_worker(header, data, limits, progress or (lambda page, pages: None), cap)
+
+
 def _run_worker(
-    header: bytes, data: bytes, limits: ParseLimits, progress: PageProgress
+    header: bytes, data: bytes, limits: ParseLimits, progress: PageProgress, cap: int
 ) -> tuple[dict | None, int]:
     """(the worker's reply, or None when it wrote none, and its exit code); kills it on
     overrun."""
@@ -136,7 +154,7 @@ def _run_worker(
         feeder = threading.Thread(target=_feed, args=(child.stdin, header, data), daemon=True)
         feeder.start()
         try:
-            reply = _read_reply(child.stdout, limits, progress)
+            reply = _read_reply(child.stdout, limits, progress, cap)
         finally:
             if child.poll() is None:
                 child.kill()
@@ -157,7 +175,7 @@ def _feed(pipe, *parts: bytes) -> None:
         pass
 
 
-def _read_reply(pipe, limits: ParseLimits, progress: PageProgress) -> dict | None:
+def _read_reply(pipe, limits: ParseLimits, progress: PageProgress, cap: int) -> dict | None:
     """The worker's reply line, passing on its progress lines, within the deadline and
     size cap; None when it exits without a reply.
 
@@ -172,12 +190,12 @@ def _read_reply(pipe, limits: ParseLimits, progress: PageProgress) -> dict | Non
         selector.register(pipe, selectors.EVENT_READ)
         while True:
             if not selector.select(clock.remaining()):
-                raise IngestError(_too_slow(limits, clock.recognising))
+                raise WorkerTimeoutError(_too_slow(limits, clock.recognising))
             piece = os.read(pipe.fileno(), _READ_SIZE)
             if not piece:
                 return _message(bytes(line))
             received += len(piece)
-            if received > limits.reply_bytes:
+            if received > cap:
                 raise IngestError("the file parser sent back more text than the limits allow")
             *complete, rest = piece.split(b"\n")
             for part in complete:

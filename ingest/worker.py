@@ -5,7 +5,8 @@ how to read scanned pages), then the file's bytes. Output: while scanned pages a
 line `{"progress": [page, pages]}` before each; then one line, the reply (see
 `ingest.parsing.ParsedFile`) or `{"error": "reason"}`. The process limits itself before
 it reads the file: address space, CPU time, no files written, no core dump. Every reason
-is meant for the person who uploaded the file.
+is meant for the person who uploaded the file. A request of kind "render" draws one page
+of a PDF for the viewer instead (see `ingest.viewer.render`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def emit(message: dict) -> None:
 
 def handle(data: bytes, request: dict) -> dict:
     """Read the file as the request says; describe the outcome as a JSON-ready dict."""
+    if request.get("kind") == "render":
+        from ingest.viewer.render import render_request  # only the viewer draws pages
+
+        return render_request(data, request)
     if request.get("suffix", ".pdf") == ".pdf":
         return parse_request(data, request, emit)
     try:

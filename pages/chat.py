@@ -48,6 +48,7 @@ def search_options(library: Library) -> SearchOptions:
     min_vector = widgets.vector_threshold(library.distance, key="min_vector")
     min_bm25 = st.number_input("Minimum BM25 score", 0.0, None, None, 0.5, key="min_bm25")
     doc_ids = document_filter(library)
+    rerank = widgets.rerank_choice(library.settings, "rerank")
     return SearchOptions(
         mode=SearchMode(mode),
         k=k,
@@ -58,6 +59,7 @@ def search_options(library: Library) -> SearchOptions:
         doc_ids=doc_ids,
         min_vector=min_vector,
         min_bm25=min_bm25,
+        **rerank,
     )
 
 
@@ -132,7 +134,7 @@ def show_answer(index: int, answer: Answer) -> None:
     with st.chat_message("user"):
         st.markdown(escape_markdown(answer.question))
     with st.chat_message("assistant"):
-        st.markdown(answer.markdown())
+        st.markdown(widgets.marked_answer(answer))
         answer_footer(index, answer)
 
 
@@ -140,9 +142,10 @@ def answer_footer(index: int, answer: Answer) -> None:
     """Notices, errors and citations under an answer, and the button to inspect it."""
     if answer.kind is AnswerKind.EXTRACTIVE:
         st.caption("Quoted from the sources (retrieval-only mode).")
+    widgets.claim_check(answer)
     if answer.incomplete:
         st.error(f"The answer is incomplete. {answer.error}", icon="⚠️")
-    widgets.citations(answer, library, key=f"a{index}")
+    widgets.citations(answer, key=f"a{index}")
     if st.button("Show its sources and scores", key=f"select-{index}", type="tertiary"):
         st.session_state["selected"] = index
 
@@ -172,7 +175,7 @@ def stream_turn(question: str, options: ChatOptions) -> Answer:
                 text += delta
                 placeholder.markdown(stream.markdown(text) + " ▌")
             answer = stream.answer
-        placeholder.markdown(answer.markdown())
+        placeholder.markdown(widgets.marked_answer(answer))
         answer_footer(len(answers), answer)
     return answer
 
@@ -182,17 +185,16 @@ def side_panel(answer: Answer) -> None:
     st.subheader("Sources and scores")
     st.caption(f"For: {escape_markdown(answer.question)}")
     st.text(f"Searched for: {answer.query}")
-    if answer.warning:
-        st.warning(answer.warning, icon="⚠️")
+    for warning in (answer.warning, widgets.search_notice(answer)):
+        if warning:
+            st.warning(warning, icon="⚠️")
     if not answer.chunks:
         st.warning(f"Nothing found. {answer.notice or ''}", icon="🔍")
     else:
         widgets.score_chart(answer.chunks)
     for chunk in answer.chunks:
         number = answer.source_number(chunk)
-        widgets.chunk_card(
-            chunk, answer.query, library, number, answer.is_cited(chunk), key=chunk.chunk_id
-        )
+        widgets.chunk_card(chunk, answer.query, number, answer.is_cited(chunk), key=chunk.chunk_id)
     with st.expander("Trace"):
         widgets.trace(answer)
 

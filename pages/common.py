@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from ingest.pipeline import Ingestor
+from ingest.viewer import PageViewer
 from rag.chat.flow import ChatEngine
 from rag.config import Settings, load_settings
 from rag.engine import Engine, open_engine
@@ -41,6 +42,19 @@ def _shared() -> tuple[Engine, Ingestor]:
     current = settings()
     with guarded():
         return _open_engine(repr(current), current)
+
+
+def page_viewer() -> PageViewer:
+    """The viewer of the shared library's documents (it keeps drawn pages in memory)."""
+    current = settings()
+    with guarded():
+        return _viewer(repr(current), current)
+
+
+@st.cache_resource(show_spinner=False)
+def _viewer(key: str, _settings: Settings) -> PageViewer:
+    # Keyed like the engine, so a change of data folder gets a viewer of the new library.
+    return PageViewer(_open_engine(key, _settings)[0].library)
 
 
 def chat_engine() -> ChatEngine:
@@ -91,3 +105,4 @@ def _embedder_key(settings: Settings) -> str:
 def clear_engine() -> None:
     """Close the shared engine (tests switch data folders); the model stays loaded."""
     _open_engine.clear()
+    _viewer.clear()

@@ -10,6 +10,7 @@ import streamlit as st
 from ingest.files import FileStatus, IngestOutcome, Step, found_in, progress_text
 from ingest.parsing import SUPPORTED_SUFFIXES
 from pages.common import engine, guarded
+from pages.source_view import show_on_page
 from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
 
@@ -110,13 +111,34 @@ def manage(documents) -> None:
     frame = pd.DataFrame(
         {
             "chunk": [c.index for c in chunks],
-            "where": [c.location or page_span(c.page_start, c.page_end) for c in chunks],
+            "where": [_where(c) for c in chunks],
             "OCR": [c.ocr for c in chunks],
             "tokens": [c.tokens for c in chunks],
             "text": [c.text for c in chunks],
         }
     )
     st.dataframe(frame, hide_index=True, width="stretch")
+    chunk_on_page(chunks)
+
+
+def _where(chunk) -> str:
+    return chunk.location or page_span(chunk.page_start, chunk.page_end)
+
+
+def chunk_on_page(chunks) -> None:
+    """Pick a chunk of the document and open it on its page, the passage marked."""
+    if not chunks:
+        return
+    by_id = {c.chunk_id: c for c in chunks}
+    column, button = st.columns([3, 1], vertical_alignment="bottom")
+    chunk_id = column.selectbox(
+        "Chunk",
+        list(by_id),
+        format_func=lambda c: f"chunk {by_id[c].index} · {_where(by_id[c])}",
+        key=f"browse_chunk-{chunks[0].doc_id}",
+    )
+    with button:
+        show_on_page(chunk_id, "browser")
 
 
 st.title("Documents")

@@ -51,12 +51,14 @@ def run_options() -> tuple[list[SearchMode], SearchOptions]:
         rrf_k = st.number_input("RRF k", 0, 1000, DEFAULT_RRF_K, key="eval_rrf_k")
         vector_weight, bm25_weight = widgets.fusion_weights("eval_")
         candidates = st.number_input("Candidates per retriever", 10, 500, 50, key="eval_cand")
+        rerank = widgets.rerank_choice(library.settings, "eval_rerank")
     options = SearchOptions(
         fusion=fusion,
         rrf_k=int(rrf_k),
         vector_weight=vector_weight,
         bm25_weight=bm25_weight,
         candidates=int(candidates),
+        **rerank,
     )
     return modes, options
 
@@ -72,6 +74,10 @@ def check_sources(items: list[QAItem]) -> None:
 def show_report(report: EvalReport) -> None:
     """The metrics of each mode as a table and a chart, then each question's first hit."""
     st.subheader(f"Results: {escape_markdown(report.dataset)}")
+    st.caption(f"Reranker: {escape_markdown(str(report.settings.get('rerank', 'off')))}")
+    if report.settings.get("rerank_notice"):
+        not_reranked = report.settings.get("not_reranked")
+        st.warning(f"{not_reranked} searches were not reranked: {report.settings['rerank_notice']}")
     rows = pd.DataFrame(report.rows())
     st.dataframe(rows, hide_index=True, width="stretch")
     st.bar_chart(rows.set_index("mode")[list(report.metric_names())].T, stack=False)

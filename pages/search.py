@@ -1,4 +1,5 @@
-"""Search page: one query in the three modes side by side, to see what fusion changes."""
+"""Search page: one query in the three modes side by side, and reranked, to see what fusion
+and the reranker change."""
 
 from __future__ import annotations
 
@@ -6,41 +7,50 @@ import streamlit as st
 
 from pages import widgets
 from pages.common import engine
-from rag.results import SearchMode, SearchOptions, SearchResult
+from pages.source_view import show_on_page
+from rag.results import SearchOptions, SearchResult
 from rag.safe_text import escape_markdown
-from rag.search.every_mode import search_every_mode
+from rag.search.every_mode import RERANKED, search_every_mode
 
 library, _, retriever = engine()
 TITLES = {
-    SearchMode.VECTOR: "Vector (meaning)",
-    SearchMode.BM25: "BM25 (words)",
-    SearchMode.HYBRID: "Hybrid (fused)",
+    "vector": "Vector (meaning)",
+    "bm25": "BM25 (words)",
+    "hybrid": "Hybrid (fused)",
+    RERANKED: "Hybrid, reranked",
 }
 
 
-def result_column(result: SearchResult) -> None:
+def result_column(name: str, result: SearchResult) -> None:
     """One mode's ranked chunks with their scores."""
-    st.subheader(TITLES[result.mode])
+    st.subheader(TITLES[name])
     st.caption(f"{result.timings.total_ms:.0f} ms")
+    if result.notice:
+        st.warning(result.notice, icon="⚠️")
     if not result.chunks:
         st.info("Nothing found in this mode.")
     for chunk in result.chunks:
         with st.container(border=True):
             st.markdown(f"**#{chunk.rank}** · {escape_markdown(chunk.source)} · {chunk.pages}")
             widgets.score_metrics(chunk)
+            show_on_page(chunk.chunk_id, f"{name}-{chunk.chunk_id}")
             with st.expander("Text"):
                 widgets.chunk_header(chunk)
                 st.text(chunk.text)
 
 
 st.title("Search")
-st.caption("The same query in every mode, with ranks and scores: no language model needed.")
+st.caption(
+    "The same query in every mode, with ranks and scores: no language model needed. With a"
+    " reranker configured, a fourth column shows hybrid search reranked."
+)
 query = st.text_input("Query", placeholder="Ask about your documents", key="query")
 k = st.slider("Top k", 1, 20, 5, key="k")
+rerank = widgets.rerank_choice(library.settings, "search_rerank")
 if query:
-    results = search_every_mode(retriever, query, SearchOptions(k=k))
-    for column, result in zip(st.columns(3), results.values(), strict=True):
+    results = search_every_mode(retriever, query, SearchOptions(k=k, **rerank))
+    for column, (name, result) in zip(st.columns(len(results)), results.items(), strict=True):
         with column:
-            result_column(result)
+            result_column(name, result)
 elif not library.documents():
     st.info("No documents yet: add some on the Documents page.")

@@ -9,14 +9,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages.source_view import show_on_page
 from rag.answers import Answer
-from rag.citations import Citation
+from rag.chat.trace import SearchTrace
+from rag.citations import Citation, Verdict
+from rag.config import Settings
 from rag.distances import Distance
 from rag.results import NOT_RETURNED, Fusion, ScoredChunk, SearchOptions
-from rag.safe_text import escape_markdown, highlight_terms, query_terms
-from rag.stores.library import Library
+from rag.safe_text import escape_markdown, highlight_terms, query_terms, safe_markdown, shorten
 
-SCORE_NAMES = {"vector": "Vector", "bm25": "BM25", "fused": "Fused"}
+SCORE_NAMES = {"vector": "Vector", "bm25": "BM25", "fused": "Fused", "rerank": "Rerank"}
 FUSION_NAMES = {
     Fusion.RRF: "Reciprocal rank fusion (ranks only)",
     Fusion.RELATIVE: "Relative score fusion (min-max normalised scores)",
@@ -25,8 +27,10 @@ NOT_RETURNED_TEXT = f"{NOT_RETURNED} by this retriever"
 
 
 def score_metrics(chunk: ScoredChunk) -> None:
-    """The three scores side by side, each with its rank, kind and scale."""
-    for column, (name, score) in zip(st.columns(3), chunk.scores().items(), strict=True):
+    """The scores side by side, each with its rank, kind and scale; the rerank score only
+    where the chunk was reranked (most searches run without a reranker)."""
+    scores = {n: s for n, s in chunk.scores().items() if n != "rerank" or s is not None}
+    for column, (name, score) in zip(st.columns(len(scores)), scores.items(), strict=True):
         with column:
             if score is None:
                 st.metric(SCORE_NAMES[name], "—")
@@ -36,9 +40,7 @@ def score_metrics(chunk: ScoredChunk) -> None:
                 st.caption(score.kind.describe())
 
 
-def chunk_card(
-    chunk: ScoredChunk, query: str, library: Library, number: int | None, cited: bool, key: str
-) -> None:
+def chunk_card(chunk: ScoredChunk, query: str, number: int | None, cited: bool, key: str) -> None:
     """One retrieved chunk: where it is from, every score, and its text with terms marked."""
     with st.container(border=True):
         label = f"**#{chunk.rank}** · {escape_markdown(chunk.source)} · {chunk.pages}"
@@ -48,10 +50,10 @@ def chunk_card(
             label += " · :green-badge[cited]"
         st.markdown(label)
         score_metrics(chunk)
+        show_on_page(chunk.chunk_id, key)
         with st.expander("Chunk text"):
             chunk_header(chunk)
             st.markdown(highlight_terms(chunk.text, query_terms(query)))
-            download_original(library, chunk.doc_id, chunk.source, chunk.page_start, key)
 
 
 def chunk_header(chunk: ScoredChunk) -> None:
@@ -64,9 +66,10 @@ def chunk_header(chunk: ScoredChunk) -> None:
 
 
 def score_chart(chunks: tuple[ScoredChunk, ...]) -> None:
-    """Small bar charts of each kind of score (their scales differ, so one chart each)."""
-    columns = st.columns(3)
-    for column, name in zip(columns, SCORE_NAMES, strict=True):
+    """Small bar charts of each kind of score (their scales differ, so one chart each); the
+    rerank chart only when the search was reranked."""
+    names = [n for n in SCORE_NAMES if n != "rerank" or any(c.rerank for c in chunks)]
+    for column, name in zip(st.columns(len(names)), names, strict=True):
         values = {f"#{c.rank}": s.value for c in chunks if (s := c.scores()[name]) is not None}
         with column:
             st.caption(SCORE_NAMES[name])
@@ -77,40 +80,62 @@ def score_chart(chunks: tuple[ScoredChunk, ...]) -> None:
                 st.caption("—")
 
 
-def download_original(library: Library, doc_id: str, source: str, page: int, key: str) -> None:
-    """A download of the original file, with the page to open it at."""
-    path = library.original_path(doc_id)
-    if not path.is_file():
-        st.caption("The original file is no longer in the library.")
-        return
-    st.download_button(
-        f"Download the file (open it at page {page})",
-        data=lambda: path.read_bytes(),
-        file_name=source,
-        mime="application/pdf" if source.lower().endswith(".pdf") else "text/plain",
-        key=f"download-{key}",
-        on_click="ignore",
-    )
-
-
-def citations(answer: Answer, library: Library, key: str) -> None:
+def citations(answer: Answer, key: str) -> None:
     """The sources cited under an answer; an unknown number is shown as unverified."""
     if not answer.citations:
         return
     st.markdown("**Sources**")
     for citation in answer.citations:
         if citation.valid:
-            _cited_source(citation, library, f"{key}-{citation.number}")
+            _cited_source(citation, f"{key}-{citation.number}")
         else:
             st.warning(escape_markdown(citation.label()), icon="⚠️")
 
 
-def _cited_source(citation: Citation, library: Library, key: str) -> None:
-    chunk = citation.chunk
-    with st.expander(escape_markdown(citation.label())):
-        chunk_header(chunk)
-        st.text(chunk.text)
-        download_original(library, chunk.doc_id, chunk.source, chunk.page_start, key)
+def _cited_source(citation: Citation, key: str) -> None:
+    """The citation as a button that opens its passage on its page."""
+    show_on_page(citation.chunk.chunk_id, key, escape_markdown(citation.label()))
+
+
+VERDICT_BADGES = {
+    Verdict.UNSUPPORTED: ":orange-badge[⚠ unsupported]",
+    Verdict.UNCITED: ":gray-badge[uncited]",
+}
+
+
+def marked_answer(answer: Answer) -> str:
+    """The answer as safe Markdown, each unsupported or uncited sentence followed by a
+    badge (the reasons are listed under the answer)."""
+    if not answer.flagged:
+        return answer.markdown()
+    parts, position = [], 0
+    for sentence in answer.flagged:
+        parts.append(safe_markdown(answer.text[position : sentence.end]))
+        parts.append(f" {VERDICT_BADGES[sentence.verdict]}")
+        position = sentence.end
+    parts.append(safe_markdown(answer.text[position:]))
+    return "".join(parts)
+
+
+def claim_check(answer: Answer) -> None:
+    """The summary of how the sources support the answer, and why each flagged sentence
+    is flagged."""
+    if not answer.support_summary:
+        return
+    icon = "⚠️" if answer.flagged else "✅"
+    st.caption(f"{icon} {escape_markdown(answer.support_summary)}.")
+    for sentence in answer.flagged:
+        quoted = escape_markdown(shorten(sentence.text, 120))
+        st.caption(
+            f"{VERDICT_BADGES[sentence.verdict]} “{quoted}”: {escape_markdown(sentence.reason)}"
+        )
+
+
+def search_notice(answer: Answer) -> str | None:
+    """What the search stage wants the reader to know (a reranker that failed or is not
+    configured), if anything."""
+    search = answer.step(SearchTrace)
+    return search.notice if search else None
 
 
 def trace(answer: Answer) -> None:
@@ -155,3 +180,32 @@ def fusion_weights(key_prefix: str, label_suffix: str = "") -> tuple[float, floa
         f"BM25 weight{label_suffix}", 0.0, 3.0, default.bm25_weight, 0.1, key=f"{key_prefix}bw"
     )
     return vector, bm25
+
+
+RERANK_HELP = (
+    "A cross-encoder scores the best candidates again, reading the question and each chunk"
+    " together, and reorders them."
+)
+NO_RERANKER_HELP = "Set RAG_RERANK_PROVIDER (fastembed, http or llm) to turn it on; see the README."
+
+
+def rerank_choice(settings: Settings, key: str) -> dict[str, object]:
+    """The reranking fields of SearchOptions: on by default when a reranker is configured,
+    off (and disabled, saying how to configure one) otherwise."""
+    configured = settings.rerank_provider is not None
+    rerank = st.toggle(
+        f"Rerank ({settings.rerank_provider})" if configured else "Rerank",
+        value=configured,
+        disabled=not configured,
+        key=key,
+        help=RERANK_HELP if configured else f"{RERANK_HELP} {NO_RERANKER_HELP}",
+    )
+    candidates = st.number_input(
+        "Candidates to rerank",
+        1,
+        200,
+        settings.rerank_candidates,
+        disabled=not rerank,
+        key=f"{key}_candidates",
+    )
+    return {"rerank": rerank, "rerank_candidates": int(candidates)}

@@ -6,7 +6,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
-from rag.citations import Citation
+from rag.citations import Citation, SentenceCheck, support_summary
 from rag.results import ScoredChunk
 from rag.safe_text import safe_markdown
 
@@ -80,6 +80,8 @@ class Answer:
     notice: str | None = None
     warning: str | None = None
     model: str | None = None
+    # Each sentence with its verdict against the sources it cites (rag.chat.claims).
+    sentences: tuple[SentenceCheck, ...] = ()
 
     def markdown(self) -> str:
         """The text, safe to render as Markdown."""
@@ -105,6 +107,16 @@ class Answer:
         """Citations whose number matches no source."""
         return tuple(c for c in self.citations if not c.valid)
 
+    @property
+    def support_summary(self) -> str:
+        """ "3 of 4 sentences supported by their sources" ("" when nothing was checked)."""
+        return support_summary(self.sentences)
+
+    @property
+    def flagged(self) -> tuple[SentenceCheck, ...]:
+        """The sentences a reader should check: unsupported or uncited."""
+        return tuple(check for check in self.sentences if check.flagged)
+
     def as_dict(self) -> dict:
         """JSON-friendly form: everything the UI shows, for export."""
         return {
@@ -118,6 +130,8 @@ class Answer:
             "notice": self.notice,
             "warning": self.warning,
             "citations": [c.as_dict() for c in self.citations],
+            "support_summary": self.support_summary,
+            "sentences": [check.as_dict() for check in self.sentences],
             "sources": [chunk.chunk_id for chunk in self.sources],
             "chunks": [chunk.as_dict() for chunk in self.chunks],
             "trace": [step.as_dict() for step in self.trace],

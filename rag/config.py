@@ -29,6 +29,9 @@ DEFAULT_EMBED_MODELS = {
 DEFAULT_OPENAI_CHAT_MODEL = "gpt-4o-mini"
 # RAG_CHAT_MODEL=none turns generation off even when a key is set.
 NO_CHAT_MODEL = "none"
+# Optional reranking after fusion: a local cross-encoder, a rerank server, or the chat model.
+RERANK_PROVIDERS = ("fastembed", "http", "llm")
+DEFAULT_RERANK_MODEL = "Xenova/ms-marco-MiniLM-L-6-v2"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,14 @@ class Settings:
     azure_endpoint: str | None = None
     azure_api_key: str | None = field(default=None, repr=False)
     azure_api_version: str = "2024-10-21"
+    # Reranking: None means no reranker (the fused order is final).
+    rerank_provider: str | None = None
+    rerank_model: str | None = None
+    rerank_model_path: Path | None = None
+    rerank_url: str | None = None
+    rerank_api_key: str | None = field(default=None, repr=False)
+    rerank_candidates: int = 30
+    rerank_timeout_s: float = 15.0
 
     @property
     def llm_configured(self) -> bool:
@@ -147,6 +158,8 @@ _NUMBERS: dict[str, tuple[str, float | None, float | None]] = {
     "max_answer_tokens": ("RAG_MAX_ANSWER_TOKENS", 16, None),
     "session_questions_per_minute": ("RAG_SESSION_QUESTIONS_PER_MINUTE", 1, None),
     "session_max_questions": ("RAG_SESSION_MAX_QUESTIONS", 1, None),
+    "rerank_candidates": ("RAG_RERANK_CANDIDATES", 1, None),
+    "rerank_timeout_s": ("RAG_RERANK_TIMEOUT_S", 0.1, None),
 }
 
 
@@ -184,8 +197,9 @@ def _parse(env: Values) -> Settings:
         pdf_tables=env.flag("RAG_PDF_TABLES", DEFAULTS.pdf_tables),
         **numbers,
     )
-    settings = replace(settings, **_chat_settings(env, settings))
+    settings = replace(settings, **_chat_settings(env, settings), **_rerank_settings(env))
     _check_together(settings)
+    _check_rerank(settings)
     return settings
 
 
@@ -239,3 +253,36 @@ def _chat_provider(env: Values, settings: Settings) -> tuple[str | None, str | N
     if model is None and settings.openai_api_key is not None:
         model = DEFAULT_OPENAI_CHAT_MODEL
     return ("openai", model) if model is not None else (None, None)
+
+
+def _rerank_settings(env: Values) -> dict[str, object]:
+    """Reranking settings; the model defaults to a small cross-encoder for fastembed."""
+    provider = env.optional_text("RAG_RERANK_PROVIDER")
+    if provider is not None:
+        provider = env.choice("RAG_RERANK_PROVIDER", RERANK_PROVIDERS, provider)
+    model = env.optional_text("RAG_RERANK_MODEL")
+    return {
+        "rerank_provider": provider,
+        "rerank_model": model or (DEFAULT_RERANK_MODEL if provider == "fastembed" else None),
+        "rerank_model_path": env.directory("RAG_RERANK_MODEL_PATH"),
+        "rerank_url": env.url("RAG_RERANK_URL"),
+        "rerank_api_key": env.optional_text("RAG_RERANK_API_KEY"),
+    }
+
+
+def _check_rerank(settings: Settings) -> None:
+    """Each provider's needs, and no setting that the chosen provider would ignore."""
+    provider = settings.rerank_provider
+    if provider == "http" and settings.rerank_url is None:
+        raise SettingsError(
+            "RAG_RERANK_PROVIDER=http needs RAG_RERANK_URL (e.g. http://localhost:8080/rerank)"
+        )
+    if provider != "http" and settings.rerank_url is not None:
+        raise SettingsError("RAG_RERANK_URL is only used with RAG_RERANK_PROVIDER=http")
+    if provider != "fastembed" and settings.rerank_model_path is not None:
+        raise SettingsError("RAG_RERANK_MODEL_PATH is only used with RAG_RERANK_PROVIDER=fastembed")
+    if provider == "llm" and not settings.llm_configured:
+        raise SettingsError(
+            "RAG_RERANK_PROVIDER=llm needs a chat model: set RAG_CHAT_MODEL (and"
+            " OPENAI_BASE_URL for a local server), OPENAI_API_KEY, or AZURE_OPENAI_ENDPOINT"
+        )

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from rag.chat.flow import ChatEngine, ModelFactory, chat_over_library
 from rag.config import Settings
-from rag.providers.chat_model import make_chat_model
+from rag.providers.chat_model import ChatModel, GenerationOptions, make_chat_model
 from rag.providers.embeddings import Embedder
+from rag.providers.rerankers import Reranker, make_reranker
 from rag.search.retriever import Retriever
 from rag.stores.library import Library
 
@@ -31,7 +32,11 @@ class Engine:
         return self.library.settings
 
     def close(self) -> None:
-        """Release the data folder (the single-writer lock) and the stores."""
+        """Release the data folder (the single-writer lock), the stores and the reranker's
+        connections."""
+        close_reranker = getattr(self.retriever.reranker, "close", None)
+        if close_reranker is not None:
+            close_reranker()
         self.library.close()
 
     def __enter__(self) -> Engine:
@@ -49,10 +54,27 @@ def open_engine(
     """Open the library named by `settings` and wire the retriever and chat flow to it.
 
     `embedder` reuses a loaded model (the app keeps one across data folders); by default the
-    settings' model is loaded. `model_factory` builds the chat model for each question.
+    settings' model is loaded. `model_factory` builds the chat model for each question, and
+    for each search the `llm` reranker grades.
     """
     library = Library.open(settings, embedder)
-    retriever = Retriever(library)
+    retriever = Retriever(library, reranker_from(settings, model_factory))
     return Engine(
         library, retriever, chat_over_library(library, retriever, settings, model_factory)
     )
+
+
+def reranker_from(
+    settings: Settings, model_factory: ModelFactory = make_chat_model
+) -> Reranker | None:
+    """The reranker the settings name (None when RAG_RERANK_PROVIDER is unset).
+
+    The `llm` reranker asks the chat model (RAG_RERANK_MODEL if set, else RAG_CHAT_MODEL)
+    at temperature 0, so the same passages get the same grades as far as the model allows.
+    """
+    grading = GenerationOptions(model=settings.rerank_model, temperature=0.0)
+
+    def chat_model() -> ChatModel:
+        return model_factory(settings, grading)
+
+    return make_reranker(settings, chat_model)

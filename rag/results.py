@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
-from rag.documents import Chunk, page_label
+from rag.documents import Chunk, page_label, with_header
 
 
 class SearchMode(StrEnum):
@@ -55,10 +55,16 @@ class SearchOptions:
     candidates: int = 50
     # BINARY: sign bits in memory, candidates rescored in float32 (rag.binary_index).
     vector_index: VectorIndex = VectorIndex.HNSW
+    # Score the first `rerank_candidates` chunks of the ranking again with the configured
+    # reranker (a cross-encoder reads query and chunk together) and reorder them.
+    rerank: bool = False
+    rerank_candidates: int = 30
 
     def __post_init__(self) -> None:
         if self.k < 1:
             raise ValueError("k must be at least 1")
+        if self.rerank_candidates < 1:
+            raise ValueError("rerank_candidates must be at least 1")
         object.__setattr__(self, "mode", SearchMode(self.mode))
         object.__setattr__(self, "fusion", Fusion(self.fusion))
         object.__setattr__(self, "vector_index", VectorIndex(self.vector_index))
@@ -84,6 +90,8 @@ FUSED_SCORE = ScoreKind("fused", "RRF", "sum of weight / (k + rank)")
 RELATIVE_SCORE = ScoreKind("fused", "relative score", "0..1, weighted mean of min-max scores")
 FUSED_SCORES = {Fusion.RRF: FUSED_SCORE, Fusion.RELATIVE: RELATIVE_SCORE}
 NOT_RETURNED = "not returned"
+# Where a reranker ran but did not score a chunk (beyond its candidates, or it failed).
+NOT_RERANKED = "not reranked"
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,11 @@ class Score:
 
 @dataclass(frozen=True)
 class ScoredChunk:
-    """A retrieved chunk. A score is None where its retriever did not return the chunk."""
+    """A retrieved chunk. A score is None where its retriever did not return the chunk.
+
+    `rank` is the final place; each score keeps the rank its own list gave (a reranked
+    chunk's fused rank is still its place in the fused list).
+    """
 
     rank: int
     chunk_id: str
@@ -119,6 +131,8 @@ class ScoredChunk:
     # read any of it from a scanned page.
     location: str = ""
     ocr: bool = False
+    # The reranker's score and rank; None where no reranker scored the chunk.
+    rerank: Score | None = None
 
     @classmethod
     def of(
@@ -132,8 +146,18 @@ class ScoredChunk:
         )  # fmt: skip
 
     def scores(self) -> dict[str, Score | None]:
-        """The three scores by name, in display order."""
-        return {"vector": self.vector, "bm25": self.bm25, "fused": self.fused}
+        """The four scores by name, in display order: vector, BM25, fused, rerank."""
+        return {
+            "vector": self.vector,
+            "bm25": self.bm25,
+            "fused": self.fused,
+            "rerank": self.rerank,
+        }
+
+    def indexed_text(self) -> str:
+        """What was embedded and indexed for this chunk (and what a reranker reads): its
+        header, then its text."""
+        return with_header(self.header, self.text)
 
     @property
     def pages(self) -> str:
@@ -171,6 +195,8 @@ class SearchTimings:
     bm25_ms: float | None = None
     # Fusion, and reading the fused top-k chunks from the store.
     fusion_ms: float | None = None
+    # Scoring the candidates again with the reranker and reordering them.
+    rerank_ms: float | None = None
     total_ms: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
@@ -180,18 +206,26 @@ class SearchTimings:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """The chunks found for a query, how they were found, and how long each step took."""
+    """The chunks found for a query, how they were found, and how long each step took.
+
+    `reranker` names the reranker asked to reorder them (None when none was); `notice` tells
+    the user something went otherwise than asked (no reranker, or it failed).
+    """
 
     query: str
     mode: SearchMode
     chunks: tuple[ScoredChunk, ...]
     timings: SearchTimings = field(default_factory=SearchTimings)
+    reranker: str | None = None
+    notice: str | None = None
 
     def as_dict(self) -> dict:
         """JSON-friendly form, as `python -m rag.search --json` prints it."""
-        return {
+        data = {
             "query": self.query,
             "mode": self.mode.value,
             "results": [chunk.as_dict() for chunk in self.chunks],
             "timings_ms": self.timings.as_dict(),
         }
+        extra = {"reranker": self.reranker, "notice": self.notice}
+        return data | {name: value for name, value in extra.items() if value is not None}

@@ -1,5 +1,5 @@
 """Export a conversation as Markdown (to read) or JSON (to process): questions, answers,
-citations, sources with every score, and the trace."""
+citations, each sentence's claim check, sources with every score, and the trace."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def _turn(number: int, answer: Answer) -> list[str]:
         lines += ["**Citations**", ""]
         lines += [f"- {citation.label()}" for citation in answer.citations]
         lines.append("")
+    lines += _claims(answer)
     if answer.chunks:
         lines += ["**Retrieved chunks**", ""]
         lines += [_chunk_line(chunk) for chunk in answer.chunks]
@@ -57,9 +58,21 @@ def _turn(number: int, answer: Answer) -> list[str]:
     return lines
 
 
+def _claims(answer: Answer) -> list[str]:
+    """The claim check's summary, then each sentence to check twice with its reason."""
+    if not answer.sentences:
+        return []
+    lines = [f"**Claim check:** {answer.support_summary}.", ""]
+    for check in answer.flagged:
+        lines.append(f"- *{check.verdict.value}:* “{check.text}” ({check.reason})")
+    return [*lines, ""] if answer.flagged else lines
+
+
 def _chunk_line(chunk) -> str:
     scores = []
     for name, score in chunk.scores().items():
+        if name == "rerank" and score is None:
+            continue  # not reranked: the search ran without the stage
         shown = f"{score.value:.4f} (rank {score.rank})" if score else "not returned"
         scores.append(f"{name} {shown}")
     return f"- #{chunk.rank} {chunk.source}, {chunk.pages}: {'; '.join(scores)}"

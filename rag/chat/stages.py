@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from rag.answers import Answer, AnswerKind, Message, TraceStep
+from rag.chat.claims import quoted
 from rag.chat.context import FittedContext, fit_context
 from rag.chat.extractive import extractive_answer
 from rag.chat.limits import QuestionLimiter, check_question
@@ -101,7 +102,7 @@ def retrieve(
 ) -> tuple[SearchResult, SearchTrace]:
     """The chunks found for `query`, and the step with every setting and timing."""
     result = searcher.search(query, options)
-    return result, SearchTrace(result.query, options, len(result.chunks), result.timings)
+    return result, SearchTrace.of(result, options)
 
 
 def draft_answer(
@@ -136,7 +137,8 @@ def condense_failed(draft: Answer, error: str) -> Answer:
 
 
 def extractive(draft: Answer, notice: str) -> Answer:
-    """The retrieval-only answer: the best sentences of the top chunks, quoted and cited."""
+    """The retrieval-only answer: the best sentences of the top chunks, quoted and cited
+    (each with the verdict "quote")."""
     text = extractive_answer(draft.query, draft.chunks)
     return replace(
         draft,
@@ -144,6 +146,7 @@ def extractive(draft: Answer, notice: str) -> Answer:
         kind=AnswerKind.EXTRACTIVE,
         sources=draft.chunks,
         citations=check_citations(text, draft.chunks),
+        sentences=quoted(text, draft.chunks),
         notice=notice,
     )
 

@@ -13,6 +13,7 @@ from collections.abc import Generator, Iterator
 from dataclasses import replace
 
 from rag.answers import Answer, AnswerKind, answer_markdown
+from rag.chat.claims import check_claims, claims_trace
 from rag.chat.context import count_tokens
 from rag.chat.stages import Prompt
 from rag.chat.trace import AnswerTrace, CondenseTrace, SearchTrace, TimingsTrace, ms_since
@@ -89,6 +90,7 @@ def timings_trace(
         vector_ms=search.vector_ms,
         bm25_ms=search.bm25_ms,
         fusion_ms=search.fusion_ms,
+        rerank_ms=search.rerank_ms,
         first_token_ms=answered.first_token_ms,
         total_ms=ms_since(started),
     )
@@ -97,15 +99,19 @@ def timings_trace(
 def finish(
     draft: Answer, prompt: Prompt, text: str, steps: tuple[AnswerTrace, TimingsTrace]
 ) -> Answer:
-    """The final answer: its text, the sources it was given, its citations checked against
-    them, and the answer and timings steps added to the trace."""
+    """The final answer: its text, the sources it was given, its citations and then each
+    sentence checked against them, and the answer, timings and claim-check steps added to
+    the trace (the claim check runs after the last token, so outside the timings' total)."""
     answered = steps[0]
+    started = time.perf_counter()
+    sentences = check_claims(text, prompt.sources)
     return replace(
         draft,
         text=text,
         sources=prompt.sources,
         citations=check_citations(text, prompt.sources),
-        trace=(*draft.trace, *steps),
+        sentences=sentences,
+        trace=(*draft.trace, *steps, claims_trace(sentences, started)),
         incomplete=answered.error is not None,
         error=answered.error,
     )

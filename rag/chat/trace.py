@@ -7,11 +7,11 @@ same labels the JSON and Markdown exports carry).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rag.answers import TraceStep, label
-from rag.results import SearchOptions, SearchTimings
+from rag.results import SearchOptions, SearchResult, SearchTimings
 
 
 def ms_since(started: float) -> float:
@@ -46,7 +46,11 @@ class CondenseTrace(TraceStep):
 
 @dataclass(frozen=True)
 class SearchTrace(TraceStep):
-    """The query searched, every search setting, how many chunks came back and how fast."""
+    """The query searched, every search setting, how many chunks came back and how fast.
+
+    `reranker` names the reranker that was asked to reorder the chunks; `notice` says why
+    the chunks are not reranked when reranking was asked for.
+    """
 
     title: ClassVar[str] = "Search"
 
@@ -54,6 +58,20 @@ class SearchTrace(TraceStep):
     options: SearchOptions
     chunks_found: int
     timings: SearchTimings
+    reranker: str | None = None
+    notice: str | None = None
+
+    @classmethod
+    def of(cls, result: SearchResult, options: SearchOptions) -> SearchTrace:
+        """The step of a search that returned `result`."""
+        return cls(
+            result.query,
+            options,
+            len(result.chunks),
+            result.timings,
+            result.reranker,
+            result.notice,
+        )
 
     @property
     def ms(self) -> float:
@@ -77,8 +95,16 @@ class SearchTrace(TraceStep):
                 options.min_fused,
             ],
             "restricted to documents": list(options.doc_ids),
+            "rerank": self._rerank_label(),
             "chunks found": self.chunks_found,
+            **({"notice": self.notice} if self.notice else {}),
         }
+
+    def _rerank_label(self) -> str:
+        """Which reranker reordered how many candidates, or "off"."""
+        if not self.options.rerank or self.reranker is None:
+            return "off"
+        return f"{self.reranker}, {self.options.rerank_candidates} candidates"
 
 
 @dataclass(frozen=True)
@@ -130,6 +156,8 @@ class TimingsTrace(TraceStep):
     vector_ms: float | None = label("vector search ms")
     bm25_ms: float | None = label("BM25 ms")
     fusion_ms: float | None = label("fusion ms")
+    # Keyword-only with a default, so steps built without reranking need not name it.
+    rerank_ms: float | None = field(default=None, kw_only=True, metadata={"label": "rerank ms"})
     first_token_ms: float | None = label("first token ms (after prompt sent)")
     total_ms: float = label("total ms")
 

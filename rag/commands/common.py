@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rag.config import Settings, load_settings
 from rag.errors import RagError, SettingsError
+from rag.results import Fusion, SearchMode, SearchOptions, VectorIndex
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -20,6 +21,75 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="data folder (default: RAG_DATA_DIR)")
     parser.add_argument("--collection", help="collection name (default: RAG_COLLECTION)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    """How to search: mode, -k, fusion, vector index, documents and the reranker."""
+    parser.add_argument("--mode", choices=[m.value for m in SearchMode], default="hybrid")
+    parser.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    parser.add_argument(
+        "--fusion",
+        choices=[f.value for f in Fusion],
+        default=SearchOptions().fusion.value,
+        help="how hybrid mode merges the two lists",
+    )
+    parser.add_argument(
+        "--vector-index",
+        choices=[i.value for i in VectorIndex],
+        default=VectorIndex.HNSW.value,
+        help="binary: sign bits in memory, candidates rescored (for large collections)",
+    )
+    parser.add_argument("--document", action="append", default=[], help="only this doc id")
+    add_rerank_arguments(parser)
+
+
+def check_search_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error (2) for -k or --rerank-candidates below 1."""
+    if args.k < 1:
+        parser.error("-k must be at least 1")
+    check_rerank_arguments(parser, args)
+
+
+def search_options_from(args: argparse.Namespace, settings: Settings) -> SearchOptions:
+    """The search options the flags of `add_search_arguments` chose."""
+    return SearchOptions(
+        mode=SearchMode(args.mode),
+        k=args.k,
+        fusion=args.fusion,
+        doc_ids=tuple(args.document),
+        vector_index=args.vector_index,
+        **rerank_choices(args, settings),
+    )
+
+
+def add_rerank_arguments(parser: argparse.ArgumentParser) -> None:
+    """--rerank/--no-rerank and --rerank-candidates, for commands that search."""
+    parser.add_argument(
+        "--rerank",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="score the first candidates again with the configured reranker and reorder"
+        " them (default: on when RAG_RERANK_PROVIDER is set)",
+    )
+    parser.add_argument(
+        "--rerank-candidates",
+        type=int,
+        metavar="N",
+        help="how many chunks the reranker scores (default: RAG_RERANK_CANDIDATES, 30)",
+    )
+
+
+def check_rerank_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error (2) when --rerank-candidates is below 1."""
+    if args.rerank_candidates is not None and args.rerank_candidates < 1:
+        parser.error("--rerank-candidates must be at least 1")
+
+
+def rerank_choices(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
+    """The reranking fields of SearchOptions: the flags, else what the settings say."""
+    rerank = settings.rerank_provider is not None if args.rerank is None else args.rerank
+    candidates = args.rerank_candidates or settings.rerank_candidates
+    return {"rerank": rerank, "rerank_candidates": candidates}
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

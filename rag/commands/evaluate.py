@@ -3,6 +3,9 @@
   python -m rag.eval beir DIR [--split test] [--qrels PATH] [--mode MODE|all] [--json]
   python -m rag.eval qa FILE.jsonl --docs DIR [--mode MODE|all] [--json]
 
+Both take --rerank/--no-rerank and --rerank-candidates N (reranking is on by default when
+RAG_RERANK_PROVIDER is set); the report's settings record which reranker ran.
+
 Each first loads its documents into a collection of its own (beir-<folder>, qa-<folder>)
 with `python -m ingest` in a process of its own (evaluation only reads a collection; later
 runs reuse it without embedding again), then searches once per mode.
@@ -23,11 +26,15 @@ from rag.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    add_rerank_arguments,
     add_store_arguments,
+    check_rerank_arguments,
     print_json,
+    rerank_choices,
     run,
     settings_from,
 )
+from rag.config import Settings
 from rag.engine import open_engine
 from rag.errors import EvalDataError, SettingsError
 from rag.eval.runs import EvalReport, evaluate_beir, evaluate_qa, missing_sources
@@ -62,13 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
             default=SearchOptions().fusion.value,
             help="how hybrid mode merges the two lists",
         )
+        add_rerank_arguments(sub)
         add_store_arguments(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_rerank_arguments(parser, args)
     return run(lambda: _beir(args) if args.command == "beir" else _qa(args))
 
 
@@ -76,9 +86,11 @@ def _beir(args: argparse.Namespace) -> int:
     data = read_beir(args.folder, args.split, args.qrels)
     _name_collection(args, f"beir-{data.name}")
     loaded = _load(args, "beir", str(args.folder))
-    retriever = open_engine(settings_from(args)).retriever
+    settings = settings_from(args)
+    retriever = open_engine(settings).retriever
+    options = _options(args, settings)
     with _bar("searching", "query") as bar:
-        report = evaluate_beir(retriever, data, _modes(args), _options(args), _mode_updater(bar))
+        report = evaluate_beir(retriever, data, _modes(args), options, _mode_updater(bar))
     return _finish(report, loaded, args.json)
 
 
@@ -89,13 +101,19 @@ def _qa(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _name_collection(args, f"qa-{args.docs.resolve().name}")
     loaded = _load(args, "add", str(args.docs))
-    retriever = open_engine(settings_from(args)).retriever
+    settings = settings_from(args)
+    retriever = open_engine(settings).retriever
     names = {d.name for d in retriever.library.documents()}
     for source in missing_sources(items, names):
         print(f"warning: no document named {source!r} in {args.docs}", file=sys.stderr)
     with _bar("searching", "question") as bar:
         report = evaluate_qa(
-            retriever, items, args.questions.name, _modes(args), _options(args), _mode_updater(bar)
+            retriever,
+            items,
+            args.questions.name,
+            _modes(args),
+            _options(args, settings),
+            _mode_updater(bar),
         )
     return _finish(report, loaded, args.json)
 
@@ -139,8 +157,8 @@ def _modes(args: argparse.Namespace) -> tuple[SearchMode, ...]:
     return tuple(SearchMode) if args.mode == ALL_MODES else (SearchMode(args.mode),)
 
 
-def _options(args: argparse.Namespace) -> SearchOptions:
-    return SearchOptions(fusion=Fusion(args.fusion))
+def _options(args: argparse.Namespace, settings: Settings) -> SearchOptions:
+    return SearchOptions(fusion=Fusion(args.fusion), **rerank_choices(args, settings))
 
 
 def _finish(report: EvalReport, loaded: list[dict], as_json: bool) -> int:
@@ -151,6 +169,12 @@ def _finish(report: EvalReport, loaded: list[dict], as_json: bool) -> int:
         print(format_report(report))
     for file in failed[:20]:
         print(f"failed: {file['path']}: {file['reason']}", file=sys.stderr)
+    if report.settings.get("not_reranked"):
+        print(
+            f"warning: {report.settings['not_reranked']} searches were not reranked:"
+            f" {report.settings['rerank_notice']}",
+            file=sys.stderr,
+        )
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -170,7 +194,9 @@ def format_report(report: EvalReport) -> str:
         values = "".join(f"{m.metrics[n]:>12.4f}" for n in names)
         lines.append(f"{m.mode.value:8}{values}{m.p50_ms:>10.1f}{m.p95_ms:>10.1f}")
     queries = report.modes[0].queries if report.modes else 0
-    lines.append(f"{queries} queries; {report.settings['embedder']}")
+    rerank = report.settings.get("rerank", "off")
+    reranked = f"; reranked by {rerank}" if rerank != "off" else ""
+    lines.append(f"{queries} queries; {report.settings['embedder']}{reranked}")
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""Command line: `python -m rag.search "QUERY" [--mode vector|bm25|hybrid] [-k N] [--json]`."""
+"""Command line: `python -m rag.search "QUERY" [--mode vector|bm25|hybrid] [-k N] [--json]`
+[--rerank/--no-rerank] [--rerank-candidates N]."""
 
 from __future__ import annotations
 
@@ -6,16 +7,22 @@ import argparse
 import sys
 import textwrap
 
-from rag.commands.common import EXIT_OK, add_store_arguments, print_json, run, settings_from
+from rag.commands.common import (
+    EXIT_OK,
+    add_search_arguments,
+    add_store_arguments,
+    check_search_arguments,
+    print_json,
+    run,
+    search_options_from,
+    settings_from,
+)
 from rag.engine import open_engine
 from rag.results import (
+    NOT_RERANKED,
     NOT_RETURNED,
-    Fusion,
     ScoredChunk,
-    SearchMode,
-    SearchOptions,
     SearchResult,
-    VectorIndex,
 )
 
 
@@ -23,43 +30,24 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m rag.search`."""
     parser = argparse.ArgumentParser(prog="python -m rag.search", description=__doc__)
     parser.add_argument("query")
-    parser.add_argument("--mode", choices=[m.value for m in SearchMode], default="hybrid")
-    parser.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
-    parser.add_argument(
-        "--fusion",
-        choices=[f.value for f in Fusion],
-        default=SearchOptions().fusion.value,
-        help="how hybrid mode merges the two lists",
-    )
-    parser.add_argument(
-        "--vector-index",
-        choices=[i.value for i in VectorIndex],
-        default=VectorIndex.HNSW.value,
-        help="binary: sign bits in memory, candidates rescored (for large collections)",
-    )
-    parser.add_argument("--document", action="append", default=[], help="only this doc id")
+    add_search_arguments(parser)
     add_store_arguments(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    if args.k < 1:
-        build_parser().error("-k must be at least 1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_search_arguments(parser, args)
     return run(lambda: _search(args))
 
 
 def _search(args: argparse.Namespace) -> int:
-    engine = open_engine(settings_from(args))
-    options = SearchOptions(
-        mode=SearchMode(args.mode),
-        k=args.k,
-        fusion=args.fusion,
-        doc_ids=tuple(args.document),
-        vector_index=args.vector_index,
-    )
-    result = engine.retriever.search(args.query, options)
+    settings = settings_from(args)
+    options = search_options_from(args, settings)
+    with open_engine(settings) as engine:
+        result = engine.retriever.search(args.query, options)
     if args.json:
         print_json(result.as_dict())
     else:
@@ -68,22 +56,27 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _print(result: SearchResult) -> None:
+    if result.notice:
+        print(f"notice: {result.notice}", file=sys.stderr)
     if not result.chunks:
         print(f"nothing found for {result.query!r} ({result.mode.value})", file=sys.stderr)
+    reranked = any(chunk.rerank for chunk in result.chunks)
     for chunk in result.chunks:
         print(f"#{chunk.rank}  {chunk.source}  {chunk.pages}  [{chunk.chunk_id}]")
-        print(f"    {_score_line(chunk)}")
+        print(f"    {_score_line(chunk, reranked)}")
         print(textwrap.indent(textwrap.shorten(chunk.text, 300), "    "))
         print()
 
 
-def _score_line(chunk: ScoredChunk) -> str:
+def _score_line(chunk: ScoredChunk, reranked: bool) -> str:
+    """Every score with its rank and kind; the rerank score only when the search reranked."""
     parts = []
     for name, score in chunk.scores().items():
+        if name == "rerank" and not reranked:
+            continue
+        missing = NOT_RERANKED if name == "rerank" else NOT_RETURNED
         shown = (
-            f"{score.value:.4f} (rank {score.rank}; {score.kind.describe()})"
-            if score
-            else NOT_RETURNED
+            f"{score.value:.4f} (rank {score.rank}; {score.kind.describe()})" if score else missing
         )
         parts.append(f"{name}: {shown}")
     return " | ".join(parts)

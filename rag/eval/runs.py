@@ -22,7 +22,7 @@ from rag.eval.metrics import (
     unique_in_order,
 )
 from rag.eval.sets import BeirSet, Evidence, QAItem
-from rag.results import ScoredChunk, SearchMode, SearchOptions
+from rag.results import ScoredChunk, SearchMode, SearchOptions, SearchResult
 from rag.search.retriever import Retriever
 
 BEIR_METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -109,7 +109,24 @@ def search_settings(options: SearchOptions, retriever: Retriever) -> dict[str, o
         "vector_weight": options.vector_weight,
         "bm25_weight": options.bm25_weight,
         "candidates": options.candidates,
+        **rerank_settings(options, retriever),
     }
+
+
+def rerank_settings(options: SearchOptions, retriever: Retriever) -> dict[str, object]:
+    """Which reranker reordered how many candidates ("off" and None when none did)."""
+    reranker = retriever.reranker if options.rerank else None
+    if reranker is None:
+        return {"rerank": "off", "rerank_candidates": None}
+    return {"rerank": reranker.name, "rerank_candidates": options.rerank_candidates}
+
+
+def _with_notices(settings: dict[str, object], notices: list[str]) -> dict[str, object]:
+    """The settings, and how many searches were not reranked as asked, with the first reason:
+    figures measured with a failing reranker must not pass for reranked ones."""
+    if not notices:
+        return settings
+    return {**settings, "not_reranked": len(notices), "rerank_notice": notices[0]}
 
 
 def evaluate_beir(
@@ -122,21 +139,21 @@ def evaluate_beir(
     """nDCG@10, recall@10, recall@100 and MRR@10 of each mode, documents ranked by best chunk."""
     options = options or SearchOptions()
     queries = sorted(data.queries.items())
-    results = []
+    results, notices = [], []
     for mode in modes:
         scores: dict[str, list[float]] = {name: [] for name in BEIR_METRICS}
         latencies = []
         for done, (query_id, text) in enumerate(queries, start=1):
-            chunks, ms = _search(retriever, text, mode, BEIR_DEPTH, options)
+            result, ms = _search(retriever, text, mode, BEIR_DEPTH, options, notices)
             latencies.append(ms)
-            ranked = unique_in_order(chunk.source for chunk in chunks)
+            ranked = unique_in_order(chunk.source for chunk in result.chunks)
             for name, value in _beir_scores(ranked, data.qrels[query_id]).items():
                 scores[name].append(value)
             if progress:
                 progress(mode, done, len(queries))
         results.append(_mode_result(mode, scores, latencies))
     collection = retriever.library.settings.collection
-    settings = search_settings(options, retriever)
+    settings = _with_notices(search_settings(options, retriever), notices)
     return EvalReport("beir", data.name, collection, settings, tuple(results))
 
 
@@ -150,16 +167,16 @@ def evaluate_qa(
 ) -> EvalReport:
     """hit@1, hit@5, hit@10 and MRR@10 of the chunks that lie on an evidence page."""
     options = options or SearchOptions()
-    results = []
+    results, notices = [], []
     first_hits: list[dict[str, int | None]] = [{} for _ in items]
     for mode in modes:
         scores: dict[str, list[float]] = {name: [] for name in QA_METRICS}
         latencies = []
         for done, item in enumerate(items, start=1):
-            chunks, ms = _search(retriever, item.question, mode, QA_DEPTH, options)
+            result, ms = _search(retriever, item.question, mode, QA_DEPTH, options, notices)
             latencies.append(ms)
-            hits = [str(c.rank) for c in chunks if _on_evidence(c, item.evidence)]
-            ranked = [str(c.rank) for c in chunks]
+            hits = [str(c.rank) for c in result.chunks if _on_evidence(c, item.evidence)]
+            ranked = [str(c.rank) for c in result.chunks]
             for name, value in _qa_scores(ranked, set(hits)).items():
                 scores[name].append(value)
             first_hits[done - 1][mode.value] = first_relevant_rank(ranked, set(hits), QA_DEPTH)
@@ -170,7 +187,7 @@ def evaluate_qa(
         QuestionResult(item.question, hits) for item, hits in zip(items, first_hits, strict=True)
     )
     collection = retriever.library.settings.collection
-    settings = search_settings(options, retriever)
+    settings = _with_notices(search_settings(options, retriever), notices)
     return EvalReport("qa", dataset, collection, settings, tuple(results), questions)
 
 
@@ -180,14 +197,26 @@ def missing_sources(items: Sequence[QAItem], names: set[str]) -> list[str]:
 
 
 def _search(
-    retriever: Retriever, query: str, mode: SearchMode, depth: int, options: SearchOptions
-) -> tuple[tuple[ScoredChunk, ...], float]:
-    # Each retriever fetches `depth` hits (at least the candidates); fusion still scales
-    # scores over the first `candidates` of them, so the top ranks are the app's own.
+    retriever: Retriever,
+    query: str,
+    mode: SearchMode,
+    depth: int,
+    options: SearchOptions,
+    notices: list[str],
+) -> tuple[SearchResult, float]:
+    """The result and its milliseconds; a notice (reranking not done) is added to `notices`.
+
+    Each retriever fetches `depth` hits (at least the candidates); fusion still scales scores
+    over the first `candidates` of them, and the reranker reorders only its first
+    `rerank_candidates`, so the top ranks are the app's own.
+    """
     run = replace(options, mode=mode, k=depth)
     started = time.perf_counter()
     result = retriever.search(query, run)
-    return result.chunks, (time.perf_counter() - started) * 1000
+    ms = (time.perf_counter() - started) * 1000
+    if result.notice:
+        notices.append(result.notice)
+    return result, ms
 
 
 def _beir_scores(ranked: list[str], gains: dict[str, float]) -> dict[str, float]:

@@ -1,4 +1,4 @@
-"""One query in every search mode, so a user can see what fusion changes."""
+"""One query in every search mode, so a user can see what fusion and reranking change."""
 
 from __future__ import annotations
 
@@ -7,10 +7,19 @@ from dataclasses import replace
 from rag.results import SearchMode, SearchOptions, SearchResult
 from rag.search.retriever import Retriever
 
+RERANKED = "reranked"
+
 
 def search_every_mode(
     retriever: Retriever, query: str, options: SearchOptions | None = None
-) -> dict[SearchMode, SearchResult]:
-    """The results of vector, BM25 and hybrid search for the same query and options."""
+) -> dict[str, SearchResult]:
+    """The results of vector, BM25 and hybrid search for the same query and options, by
+    mode; with `options.rerank`, also hybrid search reranked (under RERANKED)."""
     options = options or SearchOptions()
-    return {mode: retriever.search(query, replace(options, mode=mode)) for mode in SearchMode}
+    plain = replace(options, rerank=False)
+    results = {
+        mode.value: retriever.search(query, replace(plain, mode=mode)) for mode in SearchMode
+    }
+    if options.rerank:
+        results[RERANKED] = retriever.search(query, replace(options, mode=SearchMode.HYBRID))
+    return results

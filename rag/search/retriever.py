@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from rag.documents import doc_id_of
+from rag.providers.rerankers import Reranker
 from rag.results import (
     BM25_SCORE,
     FUSED_SCORES,
@@ -20,6 +21,7 @@ from rag.results import (
     VectorIndex,
 )
 from rag.search.fusion import reciprocal_rank_fusion, relative_score_fusion
+from rag.search.rerank import NO_RERANKER, ORDER_NAMES, rerank
 from rag.stores.library import Library
 
 # Hits of one retriever, ranked: (chunk id, score) best first.
@@ -27,16 +29,26 @@ Ranked = list[tuple[str, float]]
 
 
 class Retriever:
-    """Runs searches against a library; safe to share between threads."""
+    """Runs searches against a library; safe to share between threads.
 
-    def __init__(self, library: Library) -> None:
+    With a `reranker`, a search that asks for reranking has its first candidates scored
+    again and reordered (rag.search.rerank).
+    """
+
+    def __init__(self, library: Library, reranker: Reranker | None = None) -> None:
         self._library = library
+        self._reranker = reranker
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
 
     @property
     def library(self) -> Library:
         """The library this retriever searches."""
         return self._library
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The reranker searches may ask for, or None when none is configured."""
+        return self._reranker
 
     def search(self, query: str, options: SearchOptions | None = None) -> SearchResult:
         """The top-k chunks for `query` with every score, its kind and rank."""
@@ -61,10 +73,35 @@ class Retriever:
         vector = _visible(vector, visible, options.min_vector)
         bm25 = _visible(bm25, visible, options.min_bm25)
         started = time.perf_counter()
-        chunks = self._fuse(vector, bm25, options)
+        reranking = options.rerank and self._reranker is not None
+        depth = max(options.k, options.rerank_candidates) if reranking else options.k
+        chunks = self._fuse(vector, bm25, options, depth)
         timings["fusion_ms"] = _ms_since(started)
+        chunks, notice = self._rerank(query, chunks, options, timings)
         timings["total_ms"] = _ms_since(began)
-        return SearchResult(query, options.mode, chunks, SearchTimings(**timings))
+        reranker = self._reranker.name if reranking and self._reranker else None
+        return SearchResult(query, options.mode, chunks, SearchTimings(**timings), reranker, notice)
+
+    def _rerank(
+        self, query: str, chunks: tuple[ScoredChunk, ...], options: SearchOptions, timings
+    ) -> tuple[tuple[ScoredChunk, ...], str | None]:
+        """The final top k, and a notice when reranking was asked for but did not happen."""
+        if not options.rerank:
+            return chunks, None
+        if self._reranker is None:
+            return chunks[: options.k], NO_RERANKER
+        done = _timed(
+            timings,
+            "rerank_ms",
+            rerank,
+            self._reranker,
+            query,
+            chunks,
+            options.k,
+            options.rerank_candidates,
+            ORDER_NAMES[options.mode],
+        )
+        return done.chunks, done.notice
 
     def _vector(
         self, query: str, n: int, doc_ids, index: VectorIndex, timings: dict[str, float]
@@ -78,8 +115,9 @@ class Retriever:
         return [(hit.chunk_id, hit.score) for hit in self._library.search_words(query, n, doc_ids)]
 
     def _fuse(
-        self, vector: Ranked, bm25: Ranked, options: SearchOptions
+        self, vector: Ranked, bm25: Ranked, options: SearchOptions, depth: int
     ) -> tuple[ScoredChunk, ...]:
+        """The first `depth` chunks of the fused (or single) list, with every score."""
         weights = {"vector": options.vector_weight, "bm25": options.bm25_weight}
         if options.fusion is Fusion.RELATIVE:
             lists = {"vector": vector, "bm25": bm25}
@@ -89,7 +127,7 @@ class Retriever:
             fused = reciprocal_rank_fusion(rankings, weights, options.rrf_k)
         if options.min_fused is not None:
             fused = [(c, s) for c, s in fused if s >= options.min_fused]
-        top = fused[: options.k]
+        top = fused[:depth]
         stored = self._library.stored_chunks([c for c, _ in top])
         distance = self._library.distance
         vector_scores = {

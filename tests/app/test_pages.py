@@ -102,9 +102,13 @@ def test_chat_with_nothing_to_search_says_why(app_env):
 def test_chat_streams_a_cited_answer_and_flags_an_unverified_number(fake_llm):
     fake_llm.reply("It is written in Rust [1]. See also [4].")
     app = ask(upload(start(), ("notes.txt", NOTES, "text/plain")), "What is tantivy?")
-    assert "It is written in Rust [1]. See also [4]." in texts(app.markdown)
-    assert [e.label for e in app.expander if "notes" in e.label] == ["\\[1\\] notes\\.txt, p\\. 1"]
+    marked = "It is written in Rust [1]. See also [4]. :orange-badge[⚠ unsupported]"
+    assert marked in texts(app.markdown)
+    assert [b.label for b in app.button if "notes" in b.label] == ["\\[1\\] notes\\.txt, p\\. 1"]
     assert "\\[4\\] unverified\\: no source has this number" in texts(app.warning)
+    assert "⚠️ 1 of 2 sentences supported by their sources." in texts(app.caption)
+    reasons = [text.replace("\\", "") for text in texts(app.caption)]
+    assert any("cites [4], which is not a source" in reason for reason in reasons)
     assert any("cited" in text for text in texts(app.markdown))
 
 
@@ -176,3 +180,23 @@ def test_search_page_shows_the_three_modes_side_by_side(app_env):
     labels = [metric.label for metric in app.metric]
     assert labels.count("Vector · rank 1") == 2  # the vector and hybrid columns
     assert "Fused · rank 1" in labels
+
+
+def test_show_on_page_draws_the_cited_pdf_page_with_the_passage_boxed(app_env):
+    minimal = pdf("sf_minimal-document.pdf").read_bytes()
+    app = ask(upload(start(), ("minimal.pdf", minimal, "application/pdf")), "Lorem ipsum")
+    first = next(b for b in app.button if b.key.startswith("show-"))
+    first.click().run()
+    assert not app.exception
+    assert "The passage is boxed in yellow." in texts(app.caption)
+    assert any("page 1 of 1" in text for text in texts(app.markdown))
+    [image] = app.get("image")
+    assert image.value  # the drawn page, served to the browser
+
+
+def test_show_on_page_marks_the_passage_of_a_text_file_in_its_text(app_env):
+    app = ask(upload(start(), ("notes.txt", NOTES, "text/plain")), "What is tantivy written in?")
+    next(b for b in app.button if b.key.startswith("show-")).click().run()
+    assert not app.exception
+    assert "The passage is marked in yellow." in texts(app.caption)
+    assert any(":orange-background[Tantivy is a full" in t for t in texts(app.markdown))

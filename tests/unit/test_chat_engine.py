@@ -7,6 +7,7 @@ import time
 import pytest
 
 from rag.answers import AnswerKind
+from rag.chat.claims import ClaimsTrace
 from rag.chat.flow import HOW_TO_CONFIGURE, NOTHING_MATCHED, ChatEngine, ChatOptions
 from rag.chat.limits import QuestionLimiter
 from rag.chat.stages import condense, draft_answer, fit_prompt, retrieve
@@ -83,7 +84,9 @@ def test_a_first_question_runs_every_stage_and_traces_each(chat, model, retrieve
     model.reply(REPLY)
     answer = chat.ask(QUESTION).answer
     kinds = [type(step) for step in answer.trace]
-    assert kinds == [CondenseTrace, SearchTrace, PromptTrace, AnswerTrace, TimingsTrace]
+    assert kinds == [
+        CondenseTrace, SearchTrace, PromptTrace, AnswerTrace, TimingsTrace, ClaimsTrace
+    ]  # fmt: skip
     assert answer.kind is AnswerKind.GENERATED and answer.text == REPLY
     assert not answer.incomplete and answer.model == "queued-model"
     assert retriever.queries == [QUESTION]
@@ -237,7 +240,8 @@ def test_the_answer_generator_returns_the_final_answer(retriever, model):
             deltas.append(next(generator))
     answer = stopped.value.value
     assert "".join(deltas) == answer.text == REPLY
-    assert answer.trace[-2:] == (answer.step(AnswerTrace), answer.step(TimingsTrace))
+    steps = (answer.step(AnswerTrace), answer.step(TimingsTrace), answer.step(ClaimsTrace))
+    assert answer.trace[-3:] == steps
 
 
 def test_a_finished_answer_replays_as_a_stream(retriever):
@@ -269,6 +273,7 @@ def test_the_trace_exports_under_the_labels_people_read(chat, model):
         "Prompt",
         "Answer",
         "Timings",
+        "Claim check",
     ]
     search, prompt = trace[1]["detail"], trace[2]["detail"]
     assert search["chunks found"] == 2 and search["weights (vector, BM25)"] == [1.0, 1.0]

@@ -74,7 +74,7 @@ def test_pages_label(start, end, label):
 
 def test_scores_in_display_order():
     chunk = scored_chunk()
-    assert list(chunk.scores()) == ["vector", "bm25", "fused"]
+    assert list(chunk.scores()) == ["vector", "bm25", "fused", "rerank"]
     assert chunk.scores()["bm25"] is None
     assert chunk.scores()["vector"] == Score(VECTOR_SCORE, 0.8125, 2)
 
@@ -96,6 +96,7 @@ def test_scored_chunk_as_dict_with_a_missing_score():
             "vector": {"score": 0.8125, "rank": 2, "kind": "cosine similarity, -1..1"},
             "bm25": None,
             "fused": {"score": pytest.approx(1 / 62), "rank": 1, "kind": FUSED_SCORE.describe()},
+            "rerank": None,
         },
     }
 
@@ -136,7 +137,7 @@ def test_search_result_json_shape():
             "text",
             "scores",
         }
-        assert set(row["scores"]) == {"vector", "bm25", "fused"}
+        assert set(row["scores"]) == {"vector", "bm25", "fused", "rerank"}
         for score in row["scores"].values():
             assert score is None or set(score) >= SCORE_KEYS
     second = data["results"][1]

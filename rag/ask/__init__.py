@@ -1,0 +1,1 @@
+"""`python -m rag.ask`: answer a question about the library from the command line."""

@@ -1,0 +1,5 @@
+"""`python -m rag.ask`: answer a question about the library from the command line."""
+
+from rag.commands.ask import main
+
+raise SystemExit(main())

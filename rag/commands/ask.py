@@ -1,0 +1,127 @@
+"""Command line: `python -m rag.ask "QUESTION" [--mode ...] [-k N] [--json]`.
+
+The same flow as the chat, for one question (so there is nothing to condense): the answer
+streams to standard output as it arrives, then its sources and how well they support each
+sentence. `--json` prints one object instead. Exit 0 on an answer, 1 when the model failed
+(with its message), 2 for usage errors (bad arguments or settings, a question over the
+length limit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rag.answers import Answer, AnswerKind
+from rag.chat.flow import ChatOptions
+from rag.commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_search_arguments,
+    add_store_arguments,
+    check_search_arguments,
+    print_json,
+    run,
+    search_options_from,
+    settings_from,
+)
+from rag.engine import open_engine
+from rag.errors import QuestionTooLongError
+from rag.providers.chat_model import GenerationOptions
+
+MODES = {True: "generated", False: "retrieval-only"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m rag.ask`."""
+    parser = argparse.ArgumentParser(prog="python -m rag.ask", description=__doc__)
+    parser.add_argument("question")
+    add_search_arguments(parser)
+    parser.add_argument("--model", help="chat model name (default: RAG_CHAT_MODEL)")
+    add_store_arguments(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.question.strip():
+        parser.error("the question is empty")
+    check_search_arguments(parser, args)
+    return run(lambda: _ask(args))
+
+
+def _ask(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    options = ChatOptions(search_options_from(args, settings), GenerationOptions(args.model))
+    with open_engine(settings) as engine:
+        try:
+            stream = engine.chat.ask(args.question, (), options)
+        except QuestionTooLongError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.json:
+            answer = stream.answer
+            print_json(answer_json(answer, engine.chat.llm_configured))
+        else:
+            for delta in stream:
+                sys.stdout.write(delta)
+                sys.stdout.flush()
+            answer = stream.answer
+            _print_footer(answer)
+    if answer.error:
+        print(f"error: {answer.error}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def answer_json(answer: Answer, generated: bool) -> dict:
+    """The answer as `--json` prints it: text, mode, citations, per-sentence verdicts,
+    every retrieved chunk with its scores (as `rag.search --json`), and the trace."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "mode": MODES[generated and answer.kind is not AnswerKind.EXTRACTIVE],
+        "kind": answer.kind.value,
+        "model": answer.model,
+        "error": answer.error,
+        "notice": answer.notice,
+        "warning": answer.warning,
+        "citations": [
+            {
+                "n": c.number,
+                "source": c.chunk.source,
+                "page_start": c.chunk.page_start,
+                "page_end": c.chunk.page_end,
+                "location": c.chunk.pages,
+                "chunk_id": c.chunk.chunk_id,
+            }
+            for c in answer.citations
+            if c.chunk is not None
+        ],
+        "unverified_citations": [c.number for c in answer.unverified],
+        "sentences": [sentence.as_dict() for sentence in answer.sentences],
+        "support": answer.support_summary,
+        "chunks": [chunk.as_dict() for chunk in answer.chunks],
+        "trace": [step.as_dict() for step in answer.trace],
+    }
+
+
+def _print_footer(answer: Answer) -> None:
+    """After the streamed text: notices, the sources cited, and the flagged sentences."""
+    print()
+    for note in (answer.warning, answer.notice):
+        if note:
+            print(f"\nnote: {note}")
+    if answer.citations:
+        print("\nSources:")
+        for citation in answer.citations:
+            chunk_id = f"  [{citation.chunk.chunk_id}]" if citation.chunk else ""
+            print(f"  {citation.label()}{chunk_id}")
+    if answer.sentences:
+        print(f"\n{answer.support_summary}.")
+    for sentence in answer.sentences:
+        if sentence.flagged:
+            print(f"  {sentence.verdict.value}: {sentence.text!r}: {sentence.reason}")
