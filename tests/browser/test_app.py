@@ -116,3 +116,33 @@ def test_evaluation_page_runs_a_saved_question_set(page, tmp_path):
     page.locator("[data-testid=stVegaLiteChart] .marks").first.wait_for()
     OUTPUT.mkdir(exist_ok=True)
     page.screenshot(path=str(OUTPUT / "evaluation.png"), full_page=True)
+
+
+def test_a_citation_opens_its_page_drawn_with_the_passage_boxed(page, fake_llm, tmp_path):
+    page.get_by_role("link", name="Documents").click()
+    page.locator("input[type=file]").set_input_files([pdf("pdfjs_tracemonkey.pdf")])
+    page.get_by_role("button", name="Ingest").click()
+    page.get_by_text("pdfjs_tracemonkey.pdf: ingested (14 pages, ").wait_for()
+    page.get_by_role("link", name="Chat").click()
+    answer = "Trace trees record hot loops and specialise them by type [1]."
+    fake_llm.reply(answer)
+    ask_and_watch_it_stream(page, "How do trace trees handle type specialization?", answer)
+    page.get_by_role("button", name="[1] pdfjs_tracemonkey.pdf, p.").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("The passage is boxed in yellow.").wait_for()
+    heading = dialog.get_by_text(" of 14", exact=False).first
+    cited = int(heading.inner_text().split("page ")[1].split(" of")[0])
+    image = dialog.locator("img").first
+    image.wait_for()
+    assert image.evaluate("img => img.naturalWidth") > 500  # the page, drawn
+    OUTPUT.mkdir(exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "viewer-cited-page.png"), full_page=True)
+
+    other = cited + 1 if cited < 14 else cited - 1
+    name = "Next ▶" if other > cited else "◀ Previous"
+    dialog.get_by_role("button", name=name).click()
+    dialog.get_by_text(f"page {other} of 14").wait_for()
+    dialog.get_by_text("not on this page").wait_for()
+    dialog.get_by_role("button", name="Back to the passage").click()
+    dialog.get_by_text(f"page {cited} of 14").wait_for()
+    dialog.get_by_text("The passage is boxed in yellow.").wait_for()
