@@ -38,9 +38,7 @@ def model_env(fake_llm: FakeLLM) -> dict[str, str]:
     }
 
 
-def test_json_of_a_generated_answer_carries_citations_verdicts_chunks_and_trace(
-    data_dir, fake_llm
-):
+def test_json_of_a_generated_answer_carries_citations_verdicts_chunks_and_trace(data_dir, fake_llm):
     fake_llm.reply(
         "Harbour dues rose to 1.6 billion dollars in 2023 [1]. They rose 14% on the year [1]."
         " The harbour also built a lighthouse."
