@@ -185,9 +185,8 @@ def side_panel(answer: Answer) -> None:
     st.subheader("Sources and scores")
     st.caption(f"For: {escape_markdown(answer.question)}")
     st.text(f"Searched for: {answer.query}")
-    for warning in (answer.warning, widgets.search_notice(answer)):
-        if warning:
-            st.warning(warning, icon="⚠️")
+    if answer.warning:
+        st.warning(answer.warning, icon="⚠️")
     if not answer.chunks:
         st.warning(f"Nothing found. {answer.notice or ''}", icon="🔍")
     else:

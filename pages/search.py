@@ -31,7 +31,8 @@ def result_column(name: str, result: SearchResult) -> None:
         st.info("Nothing found in this mode.")
     for chunk in result.chunks:
         with st.container(border=True):
-            st.markdown(f"**#{chunk.rank}** · {escape_markdown(chunk.source)} · {chunk.pages}")
+            where = f"{escape_markdown(chunk.source)} · {escape_markdown(chunk.pages)}"
+            st.markdown(f"**#{chunk.rank}** · {where}")
             widgets.score_metrics(chunk)
             show_on_page(chunk.chunk_id, f"{name}-{chunk.chunk_id}")
             with st.expander("Text"):

@@ -46,7 +46,7 @@ def _source_dialog() -> None:
             except PageViewError as exc:
                 # A locked PDF (its password is not kept) or a page that cannot be drawn:
                 # the passage can still be read in its text.
-                st.warning(str(exc), icon="⚠️")
+                st.warning(escape_markdown(str(exc)), icon="⚠️")
                 _passage(viewer, chunk)
         else:
             _passage(viewer, chunk)

@@ -11,7 +11,6 @@ import streamlit as st
 
 from pages.source_view import show_on_page
 from rag.answers import Answer
-from rag.chat.trace import SearchTrace
 from rag.citations import Citation, Verdict
 from rag.config import Settings
 from rag.distances import Distance
@@ -43,7 +42,9 @@ def score_metrics(chunk: ScoredChunk) -> None:
 def chunk_card(chunk: ScoredChunk, query: str, number: int | None, cited: bool, key: str) -> None:
     """One retrieved chunk: where it is from, every score, and its text with terms marked."""
     with st.container(border=True):
-        label = f"**#{chunk.rank}** · {escape_markdown(chunk.source)} · {chunk.pages}"
+        label = (
+            f"**#{chunk.rank}** · {escape_markdown(chunk.source)} · {escape_markdown(chunk.pages)}"
+        )
         if number is not None:
             label += f" · source [{number}]"
         if cited:
@@ -103,18 +104,25 @@ VERDICT_BADGES = {
 }
 
 
+# NUL characters mark where badges go; an answer holding such a mark would only move one.
+_BADGE_SLOT = "\x00{}\x00"
+
+
 def marked_answer(answer: Answer) -> str:
     """The answer as safe Markdown, each unsupported or uncited sentence followed by a
     badge (the reasons are listed under the answer)."""
     if not answer.flagged:
         return answer.markdown()
+    # The whole text is made safe at once, with a placeholder where each badge goes: made
+    # safe piece by piece, a link or image cut at a sentence's end would escape the filter.
     parts, position = [], 0
-    for sentence in answer.flagged:
-        parts.append(safe_markdown(answer.text[position : sentence.end]))
-        parts.append(f" {VERDICT_BADGES[sentence.verdict]}")
+    for number, sentence in enumerate(answer.flagged):
+        parts += [answer.text[position : sentence.end], _BADGE_SLOT.format(number)]
         position = sentence.end
-    parts.append(safe_markdown(answer.text[position:]))
-    return "".join(parts)
+    marked = safe_markdown("".join(parts) + answer.text[position:])
+    for number, sentence in enumerate(answer.flagged):
+        marked = marked.replace(_BADGE_SLOT.format(number), f" {VERDICT_BADGES[sentence.verdict]}")
+    return marked
 
 
 def claim_check(answer: Answer) -> None:
@@ -129,13 +137,6 @@ def claim_check(answer: Answer) -> None:
         st.caption(
             f"{VERDICT_BADGES[sentence.verdict]} “{quoted}”: {escape_markdown(sentence.reason)}"
         )
-
-
-def search_notice(answer: Answer) -> str | None:
-    """What the search stage wants the reader to know (a reranker that failed or is not
-    configured), if anything."""
-    search = answer.step(SearchTrace)
-    return search.notice if search else None
 
 
 def trace(answer: Answer) -> None:
@@ -203,7 +204,7 @@ def rerank_choice(settings: Settings, key: str) -> dict[str, object]:
     candidates = st.number_input(
         "Candidates to rerank",
         1,
-        200,
+        max(200, settings.rerank_candidates),
         settings.rerank_candidates,
         disabled=not rerank,
         key=f"{key}_candidates",

@@ -101,7 +101,8 @@ class Settings:
     rerank_provider: str | None = None
     rerank_model: str | None = None
     rerank_model_path: Path | None = None
-    rerank_url: str | None = None
+    # A URL may hold a user and password, or a key in its query: kept out of reprs too.
+    rerank_url: str | None = field(default=None, repr=False)
     rerank_api_key: str | None = field(default=None, repr=False)
     rerank_candidates: int = 30
     rerank_timeout_s: float = 15.0

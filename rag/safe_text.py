@@ -14,6 +14,7 @@ from collections.abc import Iterable
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; these are the
 # ones that start Markdown, HTML, LaTeX ($) or Streamlit directives (:).
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&])")
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|<>~$:&])")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)]*)\)")
 _LINK = re.compile(r"(?<!!)\[([^\]]*)\]\(\s*([^)\s]*)[^)]*\)")
 _REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+.*$", re.MULTILINE)
@@ -33,6 +34,11 @@ _STOPWORDS = frozenset(
 def escape_markdown(text: str) -> str:
     """Text that Markdown shows literally (no formatting, links, HTML or LaTeX)."""
     return _SPECIAL.sub(r"\\\1", text)
+
+
+def unescape_markdown(text: str) -> str:
+    """The inverse of `escape_markdown`: the text as written, for plain-text output."""
+    return _ESCAPED.sub(r"\1", text)
 
 
 ELLIPSIS = "…"

@@ -7,13 +7,13 @@ from io import BytesIO
 
 from PIL import Image, ImageDraw
 
-Box = tuple[float, float, float, float]
+from ingest.viewer.views import PNG_LEVEL, Box
+
 FILL = (255, 221, 0, 96)
 OUTLINE = (204, 133, 0, 255)
 # A box is drawn this many pixels wider on each side than the letters, so that the
 # outline does not cut through them.
 PAD_PX = 2
-PNG_LEVEL = 1
 
 
 def draw_boxes(png: bytes, boxes: Sequence[Box]) -> tuple[bytes, tuple[int, int]]:

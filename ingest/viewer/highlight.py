@@ -17,9 +17,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
+from ingest.viewer.views import Box
 from rag.documents import CJK_CHARS
 
-Box = tuple[float, float, float, float]
 NOT_FOUND = "The passage could not be located on this page."
 # A run of fewer matched words than this is taken for chance ("of the", a page number)
 # unless its letters are many or it is the whole passage.

@@ -16,9 +16,9 @@ import numpy as np
 import pypdfium2
 import pypdfium2.raw as pdfium_c
 
+from ingest.viewer.views import Box
 from rag.errors import RagError
 
-Box = tuple[float, float, float, float]
 # Page coordinates are mapped onto a virtual device this many units a side: the mapping
 # is affine, so three points give it, at a precision of one unit in a million.
 _DEVICE = 1_000_000

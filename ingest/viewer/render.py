@@ -21,6 +21,7 @@ from ingest.viewer.pdfium import (
     page_chars,
     page_size,
 )
+from ingest.viewer.views import PNG_LEVEL
 
 # Pixels per point at zoom 1: a Letter page is drawn 918 pixels wide (108 dpi), readable
 # on a laptop screen without scrolling sideways.
@@ -31,8 +32,6 @@ MAX_PAGE_PIXELS = 24_000_000
 MAX_SIDE_PX = 12_000
 # Five decimals place a box within a hundredth of a millimetre on a Letter page.
 BOX_DECIMALS = 5
-# Fast PNG compression: a text page is barely larger than at the slowest level.
-PNG_LEVEL = 1
 PASSWORD_REASON = (
     "This PDF is password-protected. Its password is not kept, so its pages cannot be "
     "shown; the passage can still be read as text."

@@ -23,11 +23,10 @@ from pathlib import Path
 from signal import SIGXCPU
 
 from ingest.parser_process import ParseLimits, WorkerTimeoutError, run_worker
-from ingest.viewer.views import MISSING_ORIGINAL, PageViewError
+from ingest.viewer.views import MISSING_ORIGINAL, Box, PageViewError
 from rag.config import DEFAULTS, Settings
 from rag.errors import IngestError
 
-Box = tuple[float, float, float, float]
 # The longest a page may take to draw, whatever the parse timeout: a reader is waiting.
 MAX_RENDER_S = 30.0
 # A page's reply: its PNG (a 24-megapixel page in colour), in base64, and its characters.

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from rag.errors import RagError
 
+# A rectangle on a page: x0, y0, x1, y1 as fractions of the page, origin top left.
 Box = tuple[float, float, float, float]
+# zlib level 1: pages are drawn on demand and shown once, so speed beats a smaller file.
+PNG_LEVEL = 1
 # Zoom 1 draws a Letter page about 900 pixels wide; 0.5 to 3 times that are allowed.
 MIN_ZOOM, DEFAULT_ZOOM, MAX_ZOOM = 0.5, 1.0, 3.0
 MISSING_ORIGINAL = (

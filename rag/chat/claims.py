@@ -139,13 +139,14 @@ def claim_words(sentence: str) -> list[str]:
 def _why_no_claim(
     sentence: str, numbers: list[Number], words: list[str], cited: list[int]
 ) -> str | None:
-    """Why the sentence states nothing to check, or None when it is a claim."""
+    """Why the sentence states nothing to check, or None when it is a claim. A sentence
+    that states a number is always a claim, whatever else it says."""
+    if numbers:
+        return None
     if _NO_INFORMATION.search(sentence):
         return "says what the sources do not cover; there is nothing in them to check"
     if sentence.rstrip().endswith("?"):
         return "a question, not a claim"
-    if numbers:
-        return None
     if not cited and sentence.rstrip().endswith(":"):
         return "introduces what follows"
     if not words or (not cited and len(set(words)) < MIN_CLAIM_WORDS):

@@ -14,6 +14,7 @@ reverse does not match: "1,577 million" is not supported by a source that says o
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,9 @@ _SCALES = {
     "trillion": 1e12,
     "tn": 1e12,
 }
+# Thousands separators: commas, apostrophes ("1'600"), no-break and thin spaces. A plain
+# space is not one: "in 2023 1 600" would read as one number.
+_SEPARATORS = re.compile("[,'\u00a0\u202f]")
 # A bare number in a table is often in thousands, millions or billions (said once, in a
 # heading the chunk may not even hold); any of those units is accepted for it.
 _TABLE_UNITS = (1.0, 1e3, 1e6, 1e9)
@@ -42,7 +46,7 @@ _NUMBER = re.compile(
     (?P<open>\()?
     (?P<sign>[-−–](?=[$€£¥\d]))?
     (?P<currency>(?:US)?[$€£¥]|(?:USD|EUR|GBP|JPY)\s?)?
-    (?P<digits>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)
+    (?P<digits>\d{1,3}(?:[,'\u00a0\u202f]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)
     (?:
         \s?(?P<percent>%|percent(?:age\ points?)?\b|per\ cent\b)
       | \s?(?P<word>thousand|million|billion|trillion|bn|mn|tn)\b
@@ -73,14 +77,12 @@ class Number:
 
     def found_in(self, others: Iterable[Number]) -> bool:
         """True when some number of `others` is this one, or rounds to it at this number's
-        precision (a bare number on either side may be in any of the table units)."""
+        precision. A bare number of `others` (a source's table) may be in any of the table
+        units; this one (the sentence's) is taken as written: tried in millions, a bare "5"
+        would match any source's "$4.7 million"."""
         others = [candidate for other in others for candidate in other.candidates()]
-        for unit in self._units():
-            value, step = self.value * unit, self.step * unit
-            tolerance = step / 2 * (1 + 1e-9) + 1e-12 * value
-            if any(abs(other - value) <= tolerance for other in others):
-                return True
-        return False
+        tolerance = self.step / 2 * (1 + 1e-9) + 1e-12 * self.value
+        return any(abs(other - self.value) <= tolerance for other in others)
 
     def _units(self) -> tuple[float, ...]:
         return (1.0,) if self.fixed else _TABLE_UNITS
@@ -89,7 +91,9 @@ class Number:
 def find_numbers(text: str) -> list[Number]:
     """Every number in `text` except the digits of [n] citation markers, in order."""
     text = MARKER.sub(lambda match: " " * len(match.group(0)), text)
-    return [_number(match) for match in _NUMBER.finditer(text)]
+    numbers = (_number(match) for match in _NUMBER.finditer(text))
+    # A run of hundreds of digits overflows to infinity, which would equal anything.
+    return [number for number in numbers if math.isfinite(number.value)]
 
 
 def without_numbers(text: str) -> str:
@@ -98,7 +102,7 @@ def without_numbers(text: str) -> str:
 
 
 def _number(match: re.Match) -> Number:
-    digits = match["digits"].replace(",", "")
+    digits = _SEPARATORS.sub("", match["digits"])
     _, _, decimals = digits.partition(".")
     scale = _scale(match)
     value = float(digits) * scale

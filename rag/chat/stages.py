@@ -120,7 +120,7 @@ def draft_answer(
         kind=AnswerKind.GENERATED,
         chunks=result.chunks,
         trace=trace,
-        warning=low_score_warning(result.chunks),
+        warning=" ".join(filter(None, (result.notice, low_score_warning(result.chunks)))) or None,
         model=model.name if model else None,
     )
 

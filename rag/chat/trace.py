@@ -101,9 +101,12 @@ class SearchTrace(TraceStep):
         }
 
     def _rerank_label(self) -> str:
-        """Which reranker reordered how many candidates, or "off"."""
+        """Which reranker reordered how many candidates, "failed" (the notice says why) or
+        "off"."""
         if not self.options.rerank or self.reranker is None:
             return "off"
+        if self.notice:
+            return f"{self.reranker}: failed, the order before reranking kept"
         return f"{self.reranker}, {self.options.rerank_candidates} candidates"
 
 

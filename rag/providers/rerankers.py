@@ -23,12 +23,16 @@ from rag.config import DEFAULT_RERANK_MODEL, Settings
 from rag.errors import LLMError, RagError
 from rag.providers.chat_model import ChatModel
 from rag.results import ScoreKind
+from rag.safe_text import shorten
 
 CROSS_ENCODER_SCORE = ScoreKind("rerank", "cross-encoder", "unbounded logit")
 SERVER_SCORE = ScoreKind("rerank", "relevance score", "per the rerank server")
 LLM_GRADE = ScoreKind("rerank", "LLM grade", "0..10")
 # A server that answers one of these to the Cohere shape may speak the TEI shape instead.
 SHAPE_REFUSED = (400, 404, 422)
+# Each passage the chat model grades is cut to this many characters (a 200-token chunk and
+# its header fit), so 30 candidates stay near 8,000 tokens: within small models' context.
+PASSAGE_CHARS = 1000
 COHERE, TEI = "cohere", "tei"
 
 
@@ -58,6 +62,7 @@ class FastEmbedReranker:
         self._model_path = model_path
         self._model = None
         self._lock = threading.Lock()
+        self._failure: RerankError | None = None
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         """The cross-encoder's logit for each (query, text) pair."""
@@ -69,8 +74,15 @@ class FastEmbedReranker:
 
     def _loaded(self):
         with self._lock:
+            # A model that could not be loaded is not tried again on every search.
+            if self._failure is not None:
+                raise self._failure
             if self._model is None:
-                self._model = self._load()
+                try:
+                    self._model = self._load()
+                except RerankError as exc:
+                    self._failure = exc
+                    raise
             return self._model
 
     def _load(self):
@@ -200,7 +212,8 @@ class LlmReranker:
 def grading_messages(query: str, texts: Sequence[str]) -> list[Message]:
     """The one request that asks for every grade: the query, then numbered passages."""
     passages = "\n\n".join(
-        f'<passage number="{n}">\n{text}\n</passage>' for n, text in enumerate(texts, start=1)
+        f'<passage number="{n}">\n{shorten(text, PASSAGE_CHARS)}\n</passage>'
+        for n, text in enumerate(texts, start=1)
     )
     user = f"Query: {query}\n\n{passages}\n\nGrades as JSON:"
     return [("system", GRADE_INSTRUCTIONS), ("user", user)]

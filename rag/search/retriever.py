@@ -60,7 +60,9 @@ class Retriever:
         doc_ids = tuple(d for d in options.doc_ids if d in visible) or None
         if options.doc_ids and doc_ids is None:
             return SearchResult(query, options.mode, ())
-        fetch = max(options.candidates, options.k)
+        # The reranker sees its candidates whatever each retriever proposes for fusion.
+        reranked = options.rerank_candidates if options.rerank else 0
+        fetch = max(options.candidates, options.k, reranked)
         lexical = None
         if options.mode is not SearchMode.VECTOR:
             lexical = self._pool.submit(

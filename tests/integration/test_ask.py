@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.support.fake_llm import FakeLLM
+from tests.support.fake_rerank import FakeRerank
 from tests.support.helpers import run_cli, run_json
 
 NOTE = (
@@ -41,7 +42,7 @@ def model_env(fake_llm: FakeLLM) -> dict[str, str]:
 def test_json_of_a_generated_answer_carries_citations_verdicts_chunks_and_trace(data_dir, fake_llm):
     fake_llm.reply(
         "Harbour dues rose to 1.6 billion dollars in 2023 [1]. They rose 14% on the year [1]."
-        " The harbour also built a lighthouse."
+        " The harbour also built a lighthouse. I hope this helps."
     )
     answer = run_json("rag.ask", QUESTION, data_dir=data_dir, env=model_env(fake_llm))
     assert answer["question"] == QUESTION and answer["mode"] == "generated"
@@ -52,6 +53,8 @@ def test_json_of_a_generated_answer_carries_citations_verdicts_chunks_and_trace(
     verdicts = [(s["verdict"], s["citations"]) for s in answer["sentences"]]
     assert verdicts == [("supported", [1]), ("unsupported", [1]), ("uncited", [])]
     assert "14% not found in [1]" in answer["sentences"][1]["reason"]
+    assert [s["text"] for s in answer["no_claim"]] == ["I hope this helps."]
+    assert set(answer["sentences"][0]) == {"text", "citations", "verdict", "reason", "support"}
     assert set(answer["chunks"][0]) >= CHUNK_KEYS
     assert set(answer["chunks"][0]["scores"]) == {"vector", "bm25", "fused", "rerank"}
     titles = [step["title"] for step in answer["trace"]]
@@ -62,6 +65,8 @@ def test_json_of_a_generated_answer_carries_citations_verdicts_chunks_and_trace(
 def test_json_of_a_retrieval_only_answer_marks_its_sentences_as_quotes(data_dir):
     answer = run_json("rag.ask", QUESTION, "-k", "1", data_dir=data_dir)
     assert answer["mode"] == "retrieval-only" and answer["answer"].startswith("> “")
+    # Quotes come as written, not escaped for Markdown.
+    assert "$1,600 million in 2023, up 12.5%" in answer["answer"] and "\\" not in answer["answer"]
     assert answer["sentences"] and {s["verdict"] for s in answer["sentences"]} == {"quote"}
     assert answer["citations"][0]["source"] == "harbour.md" and len(answer["chunks"]) == 1
 
@@ -99,3 +104,15 @@ def test_usage_errors_exit_with_2(data_dir, args, env):
     done = run_cli("rag.ask", question, *args, data_dir=data_dir, env=env)
     assert done.returncode == 2, done.stderr
     assert "error" in done.stderr
+
+
+def test_a_failing_reranker_answers_in_fused_order_and_says_so(data_dir, fake_llm):
+    fake_llm.reply("Harbour dues rose to $1,600 million [1].")
+    env = {**model_env(fake_llm), "RAG_RERANK_PROVIDER": "http"}
+    with FakeRerank("error") as reranker:
+        env["RAG_RERANK_URL"] = reranker.url
+        answer = run_json("rag.ask", QUESTION, data_dir=data_dir, env=env)
+        assert len(reranker.requests) == 1
+    assert answer["warning"].startswith("The reranker failed (HTTP 500")
+    assert answer["chunks"] and all(c["scores"]["rerank"] is None for c in answer["chunks"])
+    assert answer["sentences"][0]["verdict"] == "supported"

@@ -97,6 +97,10 @@ def test_spans_point_into_the_answer_text():
         ("2019", "in fiscal 2019.", True),
         ("2019", "in fiscal 2018.", False),
         ("the 3rd quarter", "quarter 3", True),
+        ("5 employees", "$4.7 million", False),  # a bare figure in prose is taken as written
+        ("2 sites", "2,400 staff", False),
+        ("1'600 million", "1,600 million", True),
+        ("1\u00a0600 million", "$1.6 billion", True),
     ],
 )
 def test_numbers_match_whatever_way_they_are_written(stated, source, found):
@@ -188,6 +192,16 @@ def test_sentences_without_a_claim_are_not_counted(text):
     check = verdict_of(text)
     assert check.verdict is Verdict.NO_CLAIM and check.reason
     assert support_summary([check]) == "No sentence states a claim to check"
+
+
+def test_a_run_of_digits_too_long_for_a_number_is_none():
+    # As a float it would be infinite, and infinity is within any tolerance of itself.
+    assert find_numbers("4" * 400) == []
+
+
+def test_a_sentence_stating_a_number_is_always_a_claim():
+    check = verdict_of("Revenue was $9.7 billion, with no details on margins [1].")
+    assert check.verdict is Verdict.UNSUPPORTED and "$9.7 billion not found" in check.reason
 
 
 def test_a_negative_statement_about_the_world_is_still_a_claim():

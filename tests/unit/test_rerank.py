@@ -14,6 +14,7 @@ from rag.providers.rerankers import (
     CROSS_ENCODER_SCORE,
     LLM_GRADE,
     SERVER_SCORE,
+    FastEmbedReranker,
     RerankError,
 )
 from rag.results import (
@@ -169,7 +170,10 @@ def test_the_search_step_shows_the_reranker_or_off_and_the_notice():
     options = SearchOptions(rerank=True, rerank_candidates=12)
     result = SearchResult("q", SearchMode.HYBRID, (), reranker="http:m", notice="it failed")
     shown = SearchTrace.of(result, options).labelled()
-    assert shown["rerank"] == "http:m, 12 candidates" and shown["notice"] == "it failed"
+    assert shown["rerank"] == "http:m: failed, the order before reranking kept"
+    assert shown["notice"] == "it failed"
+    worked = SearchResult("q", SearchMode.HYBRID, (), reranker="http:m")
+    assert SearchTrace.of(worked, options).labelled()["rerank"] == "http:m, 12 candidates"
     off = SearchTrace.of(SearchResult("q", SearchMode.HYBRID, ()), SearchOptions()).labelled()
     assert off["rerank"] == "off" and "notice" not in off
 
@@ -219,3 +223,16 @@ def test_a_single_mode_falls_back_to_its_own_order(library):
         "The reranker failed (no answer within 15 s from http://h/rerank); results are in"
         " BM25 order."
     )
+
+
+def test_a_cross_encoder_that_cannot_load_is_not_loaded_again_on_every_search(
+    tmp_path, monkeypatch
+):
+    reranker = FastEmbedReranker("Xenova/ms-marco-MiniLM-L-6-v2", str(tmp_path / "missing"))
+    loads = []
+    real_load = reranker._load
+    monkeypatch.setattr(reranker, "_load", lambda: loads.append(1) or real_load())
+    for _ in range(3):
+        with pytest.raises(RerankError, match="could not be loaded"):
+            reranker.score("query", ["text"])
+    assert loads == [1]
