@@ -34,9 +34,8 @@ class Engine:
     def close(self) -> None:
         """Release the data folder (the single-writer lock), the stores and the reranker's
         connections."""
-        close_reranker = getattr(self.retriever.reranker, "close", None)
-        if close_reranker is not None:
-            close_reranker()
+        if self.retriever.reranker is not None:
+            self.retriever.reranker.close()
         self.library.close()
 
     def __enter__(self) -> Engine:

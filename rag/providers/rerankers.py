@@ -50,6 +50,10 @@ class Reranker(Protocol):
         """One score per text, in the order given."""
         ...
 
+    def close(self) -> None:
+        """Release what the reranker holds open (connections); it is not used after."""
+        ...
+
 
 class FastEmbedReranker:
     """A local ONNX cross-encoder run by fastembed, loaded once on first use."""
@@ -71,6 +75,9 @@ class FastEmbedReranker:
             return [float(value) for value in model.rerank(query, list(texts))]
         except Exception as exc:  # ONNX Runtime's own errors derive from Exception only
             raise RerankError(f"the model {self._model_name} failed: {type(exc).__name__}") from exc
+
+    def close(self) -> None:
+        """Nothing to release: the model lives as long as the process."""
 
     def _loaded(self):
         with self._lock:
@@ -207,6 +214,9 @@ class LlmReranker:
         except LLMError as exc:
             raise RerankError(f"the chat model failed: {exc}") from exc
         return parse_grades(reply, len(texts))
+
+    def close(self) -> None:
+        """Nothing to release: each search builds its chat model and lets it go."""
 
 
 def grading_messages(query: str, texts: Sequence[str]) -> list[Message]:

@@ -90,9 +90,11 @@ def test_upload_ask_see_citations_scores_and_script_as_text(page, fake_llm, tmp_
     page.screenshot(path=str(OUTPUT / "chat-with-panel.png"), full_page=True)
 
     ask_and_watch_it_stream(page, "And the warning?", "It warns about a script tag [1].")
-    page.get_by_text("[1] warning.txt, p. 1").click()
-    shown = page.get_by_text(SCRIPT_TEXT)
-    shown.first.wait_for()
+    page.get_by_role("button", name="[1] warning.txt, p. 1").click()
+    # The citation opens the file's text with the passage marked, the script tag as text.
+    source = page.get_by_role("dialog")
+    source.get_by_text("The passage is marked in yellow.").wait_for()
+    source.get_by_text(SCRIPT_TEXT).wait_for()
     assert page.dialogs == []
     assert page.locator("script:text('alert(1)')").count() == 0
     page.screenshot(path=str(OUTPUT / "chat-script-as-text.png"), full_page=True)

@@ -49,6 +49,9 @@ class ScriptedReranker:
             max((v for w, v in self.scores_by_word.items() if w in t), default=0.0) for t in texts
         ]
 
+    def close(self) -> None:
+        pass
+
 
 def fused_chunk(rank: int, text: str, header: str = "") -> ScoredChunk:
     """A chunk at fused rank `rank`."""
