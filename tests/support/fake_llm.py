@@ -4,7 +4,7 @@ It implements POST /v1/chat/completions (and Azure's
 /openai/deployments/NAME/chat/completions), streamed (server-sent events) or not, answers
 with scripted replies in order, records every request and its headers, and fails on purpose
 the ways real servers do (see `MODES`). Run it as a context manager, or as a script for
-manual use: `python tests/support/fake_llm.py PORT` answers every question with a citation [1].
+manual use: `python -m tests.support.fake_llm PORT` answers every question with a citation [1].
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import threading
 import time
 import zlib
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.local_server import LocalServer, ScriptServer
 
 DEFAULT_REPLY = "The sources say so [1]."
 MODES = {
@@ -79,12 +81,11 @@ _ERRORS = {
 }
 
 
-class FakeLLM:
+class FakeLLM(LocalServer):
     """The server's script and what it received; safe to use from the test thread."""
 
     def __init__(self, port: int = 0, chunk_delay_s: float = 0.0) -> None:
-        self.requests: list[dict] = []
-        self.headers: list[dict[str, str]] = []
+        super().__init__(_Handler, port)
         self.mode = "ok"  # one of MODES
         self.slow_s = 5.0
         self.retry_after: str | None = None
@@ -92,20 +93,16 @@ class FakeLLM:
         self.chunk_delay_s = chunk_delay_s
         self._failures_left: int | None = None
         self._replies: deque[str] = deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(port, self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def base_url(self) -> str:
         """The URL to give the client as its base URL."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.address}/v1"
 
     @property
     def endpoint(self) -> str:
         """The URL to give an Azure client as its endpoint."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.address
 
     def reply(self, *texts: str) -> None:
         """Queue replies, used one per chat request in order (failed ones too); then
@@ -134,30 +131,11 @@ class FakeLLM:
         with self._lock:
             return self._replies.popleft() if self._replies else DEFAULT_REPLY
 
-    def record(self, request: dict, headers: dict[str, str] | None = None) -> None:
-        with self._lock:
-            self.requests.append(request)
-            self.headers.append(headers or {})
-
-    def sleep(self, seconds: float) -> None:
-        """Wait, but wake at once when the server stops."""
-        self._stopping.wait(seconds)
-
-    def __enter__(self) -> FakeLLM:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
 
 class _Handler(BaseHTTPRequestHandler):
     """Answers one request as the server's FakeLLM scripts it."""
 
-    server: _Server
+    server: ScriptServer
 
     @property
     def fake(self) -> FakeLLM:
@@ -246,16 +224,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         if self.fake.chunk_delay_s:
             time.sleep(self.fake.chunk_delay_s)
-
-
-class _Server(ThreadingHTTPServer):
-    """The HTTP server, holding the script its handlers follow."""
-
-    daemon_threads = True
-
-    def __init__(self, port: int, fake: FakeLLM) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
-        self.fake = fake
 
 
 def _embeddings(body: dict) -> dict:

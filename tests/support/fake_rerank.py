@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.local_server import LocalServer, ScriptServer
 
 MODES = {
     "cohere": "answer the Cohere shape; 422 to the TEI shape",
@@ -31,25 +32,20 @@ def word_overlap(query: str, text: str) -> float:
     return float(sum(word in words for word in set(query.lower().split())))
 
 
-class FakeRerank:
+class FakeRerank(LocalServer):
     """The server's script and what it received; safe to use from the test thread."""
 
     def __init__(self, mode: str = "cohere", scorer: Callable[[str, str], float] = word_overlap):
+        super().__init__(_Handler)
         self.set_mode(mode)
         self.scorer = scorer
         self.scores: list[float] | None = None
         self.slow_s = 5.0
-        self.requests: list[dict] = []
-        self.headers: list[dict[str, str]] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         """The full URL to give the reranker (RAG_RERANK_URL)."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}/rerank"
+        return f"{self.address}/rerank"
 
     def set_mode(self, mode: str) -> None:
         """Answer the next requests in one of MODES."""
@@ -57,36 +53,17 @@ class FakeRerank:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
         self.mode = mode
 
-    def record(self, body: dict, headers: dict[str, str]) -> None:
-        with self._lock:
-            self.requests.append(body)
-            self.headers.append(headers)
-
     def score_all(self, query: str, texts: list[str]) -> list[float]:
         """The scripted scores of `texts`: the list if one is set, else the scorer's."""
         if self.scores is not None:
             return list(self.scores[: len(texts)])
         return [self.scorer(query, text) for text in texts]
 
-    def sleep(self, seconds: float) -> None:
-        """Wait, but wake at once when the server stops."""
-        self._stopping.wait(seconds)
-
-    def __enter__(self) -> FakeRerank:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
 
 class _Handler(BaseHTTPRequestHandler):
     """Answers one request as the server's FakeRerank scripts it."""
 
-    server: _Server
+    server: ScriptServer
 
     def log_message(self, *_args) -> None:  # keep test output quiet
         pass
@@ -137,13 +114,3 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-
-class _Server(ThreadingHTTPServer):
-    """The HTTP server on a free port of 127.0.0.1, holding the script its handlers follow."""
-
-    daemon_threads = True
-
-    def __init__(self, fake: FakeRerank) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
