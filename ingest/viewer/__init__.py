@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,10 @@ __all__ = [
 ]
 
 
+# How long a page that could not be drawn is reported as such without trying again.
+FAILURE_MEMORY_S = 60.0
+
+
 class PageViewer:
     """Shows a library's documents: PDF pages drawn with a passage boxed, and passages of
     other formats in their text. One viewer may serve every session (thread-safe); it
@@ -64,6 +69,7 @@ class PageViewer:
         self._cache = PageCache(self._limits.cache_mb * 1024 * 1024, self._limits.cache_pages)
         self._lock = threading.Lock()
         self._renders = 0
+        self._failures: dict[tuple[str, int, float], tuple[float, PageViewError]] = {}
 
     @property
     def renders(self) -> int:
@@ -136,11 +142,27 @@ class PageViewer:
         key = (doc_id, page, zoom)
         drawn = self._cache.get(key)
         if drawn is None:
-            path = self._library.original_path(doc_id)
-            drawn = render_page(path, page, zoom, self._limits)
-            with self._lock:
-                self._renders += 1
+            drawn = self._render(key)
             self._cache.put(key, drawn)
+        return drawn
+
+    def _render(self, key: tuple[str, int, float]) -> RenderedPage:
+        """Draw a page in the parser process. A page that could not be drawn (a locked or
+        damaged PDF) is not tried again for a while: every rerun of the dialog would
+        start another process to fail the same way."""
+        with self._lock:
+            failed = self._failures.get(key)
+            if failed and time.monotonic() - failed[0] < FAILURE_MEMORY_S:
+                raise failed[1]
+        doc_id, page, zoom = key
+        try:
+            drawn = render_page(self._library.original_path(doc_id), page, zoom, self._limits)
+        except PageViewError as exc:
+            with self._lock:
+                self._failures[key] = (time.monotonic(), exc)
+            raise
+        with self._lock:
+            self._renders += 1
         return drawn
 
 

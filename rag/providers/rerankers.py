@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -127,11 +128,13 @@ class HttpReranker:
 
     def score(self, query: str, texts: Sequence[str]) -> list[float]:
         """The server's relevance score for each text."""
+        # One budget for the search: a refused first shape leaves the second what is left.
+        deadline = time.monotonic() + self._timeout_s
         shape = self.shape or COHERE
-        response = self._post(self._request(shape, query, texts))
+        response = self._post(self._request(shape, query, texts), deadline)
         if self.shape is None and response.status_code in SHAPE_REFUSED:
             shape = TEI
-            response = self._post(self._request(shape, query, texts))
+            response = self._post(self._request(shape, query, texts), deadline)
         if response.status_code >= 400:
             raise RerankError(f"HTTP {response.status_code} from {shown_url(self._url)}")
         scores = self._read(response, len(texts))
@@ -144,12 +147,16 @@ class HttpReranker:
         request = {"query": query, "documents": list(texts), "top_n": len(texts)}
         return {"model": self._model, **request} if self._model else request
 
-    def _post(self, payload: dict) -> httpx.Response:
+    def _post(self, payload: dict, deadline: float) -> httpx.Response:
         url = shown_url(self._url)
+        late = RerankError(f"no answer within {self._timeout_s:g} s from {url}")
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise late
         try:
-            return self._client.post(self._url, json=payload)
+            return self._client.post(self._url, json=payload, timeout=left)
         except httpx.TimeoutException:
-            raise RerankError(f"no answer within {self._timeout_s:g} s from {url}") from None
+            raise late from None
         except httpx.HTTPError as exc:
             raise RerankError(f"could not reach {url}: {type(exc).__name__}") from None
 

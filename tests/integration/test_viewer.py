@@ -179,6 +179,22 @@ def test_a_page_past_its_time_or_memory_is_refused_with_the_limit_named(library,
     assert slow.renders == small.renders == 0
 
 
+def test_a_page_that_failed_is_not_drawn_again_at_once(library, multicolumn, monkeypatch):
+    started = []
+    real = ingest.viewer.rendering.run_worker
+
+    def counting(*args, **kwargs):
+        started.append(args[0]["page"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ingest.viewer.rendering, "run_worker", counting)
+    slow = PageViewer(library, RenderLimits(timeout_s=0.05))
+    for _ in range(3):  # as each rerun of the dialog asks again
+        with pytest.raises(PageViewError, match="longer than"):
+            slow.page(multicolumn, 1)
+    assert started == [1]
+
+
 def test_a_scanned_page_is_boxed_from_its_recognised_words(library, ingestor, viewer):
     doc_id = ingested(ingestor, "harvest-scan.pdf", scanned_pdf([SCANNED], seed=7, dpi=200))
     assert library.find(doc_id).pages_ocr == (1,)
