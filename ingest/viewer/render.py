@@ -21,14 +21,13 @@ from ingest.viewer.pdfium import (
     page_chars,
     page_size,
 )
-from ingest.viewer.views import PNG_LEVEL
+from ingest.viewer.views import MAX_PAGE_PIXELS, PNG_LEVEL
 
 # Pixels per point at zoom 1: a Letter page is drawn 918 pixels wide (108 dpi), readable
 # on a laptop screen without scrolling sideways.
 BASE_SCALE = 1.5
-# A poster or a ribbon-shaped page is drawn smaller than its zoom asks: at most this many
-# pixels, and this long a side (the picture must fit the reply and a browser).
-MAX_PAGE_PIXELS = 24_000_000
+# A poster or a ribbon-shaped page is drawn smaller than its zoom asks: at most
+# MAX_PAGE_PIXELS, and this long a side (the picture must fit the reply and a browser).
 MAX_SIDE_PX = 12_000
 # Five decimals place a box within a hundredth of a millimetre on a Letter page.
 BOX_DECIMALS = 5

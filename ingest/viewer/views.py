@@ -10,6 +10,8 @@ from rag.errors import RagError
 Box = tuple[float, float, float, float]
 # zlib level 1: pages are drawn on demand and shown once, so speed beats a smaller file.
 PNG_LEVEL = 1
+# The most pixels a drawn page may have; a bigger picture from the parser process is refused.
+MAX_PAGE_PIXELS = 24_000_000
 # Zoom 1 draws a Letter page about 900 pixels wide; 0.5 to 3 times that are allowed.
 MIN_ZOOM, DEFAULT_ZOOM, MAX_ZOOM = 0.5, 1.0, 3.0
 MISSING_ORIGINAL = (

@@ -3,8 +3,12 @@ merging of character and word boxes into one rectangle per line."""
 
 from __future__ import annotations
 
-import pytest
+from io import BytesIO
 
+import pytest
+from PIL import Image
+
+from ingest.viewer.drawing import draw_boxes
 from ingest.viewer.highlight import (
     NOT_FOUND,
     matched_chars,
@@ -13,6 +17,7 @@ from ingest.viewer.highlight import (
     text_highlight,
     words_of,
 )
+from ingest.viewer.views import PageViewError
 
 CHAR_W, LINE_H, LEFT, TOP = 0.01, 0.02, 0.1, 0.1
 
@@ -140,3 +145,12 @@ def test_ocr_word_boxes_of_the_page_merge_line_by_line():
     assert found.note is None
     assert found.boxes == ((0.1, 0.1, 0.3, 0.122), (0.1, 0.14, 0.25, 0.16))
     assert ocr_highlight(words, 3).boxes == () and ocr_highlight(words, 3).note == NOT_FOUND
+
+
+def test_a_picture_that_is_not_a_page_sized_png_is_refused():
+    with pytest.raises(PageViewError, match="not a page"):
+        draw_boxes(b"GIF89a not a png", [(0.1, 0.1, 0.2, 0.2)])
+    huge = BytesIO()
+    Image.new("L", (6000, 5000)).save(huge, format="PNG")  # 30 million pixels
+    with pytest.raises(PageViewError, match="not a page"):
+        draw_boxes(huge.getvalue(), [])
