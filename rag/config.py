@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 EMBED_PROVIDERS = ("fastembed", "openai")
 DISTANCE_NAMES = ("cosine", "dot", "euclidean")
+# Weights of the local model: int8 is faster for a little quality (BENCHMARKS.md, section 5).
+EMBED_PRECISIONS = ("fp32", "int8")
 DEFAULT_EMBED_MODELS = {
     "fastembed": "sentence-transformers/all-MiniLM-L6-v2",
     "openai": "text-embedding-3-small",
@@ -45,6 +47,7 @@ class Settings:
     embed_model_path: Path | None = None
     embed_dimensions: int | None = None
     embed_batch_size: int = 32
+    embed_precision: str = "fp32"
     # None: the model's known prefix (rag.prefixes.KNOWN_PREFIXES); "" means no prefix.
     embed_query_prefix: str | None = None
     embed_passage_prefix: str | None = None
@@ -188,6 +191,9 @@ def _parse(env: Values) -> Settings:
         embed_model=env.text("RAG_EMBED_MODEL", DEFAULT_EMBED_MODELS[provider]),
         embed_model_path=env.directory("RAG_EMBED_MODEL_PATH"),
         embed_dimensions=env.optional_number("RAG_EMBED_DIMENSIONS", minimum=1),
+        embed_precision=env.choice(
+            "RAG_EMBED_PRECISION", EMBED_PRECISIONS, DEFAULTS.embed_precision
+        ),
         embed_query_prefix=env.prefix("RAG_EMBED_QUERY_PREFIX"),
         embed_passage_prefix=env.prefix("RAG_EMBED_PASSAGE_PREFIX"),
         distance=env.choice("RAG_DISTANCE", DISTANCE_NAMES, DEFAULTS.distance),
@@ -214,6 +220,11 @@ def _check_together(settings: Settings) -> None:
         )
     if settings.embed_provider == "fastembed" and settings.embed_dimensions is not None:
         raise SettingsError("RAG_EMBED_DIMENSIONS is only supported with RAG_EMBED_PROVIDER=openai")
+    if settings.embed_provider != "fastembed" and settings.embed_precision != "fp32":
+        raise SettingsError(
+            f"RAG_EMBED_PRECISION={settings.embed_precision} is only supported with"
+            " RAG_EMBED_PROVIDER=fastembed (the local model); remove it for an API model"
+        )
     if settings.chat_max_tokens > settings.max_answer_tokens:
         raise SettingsError(
             f"RAG_CHAT_MAX_TOKENS ({settings.chat_max_tokens}) must not exceed"

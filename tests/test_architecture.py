@@ -36,6 +36,8 @@ ADAPTERS = {
     "lxml": {"ingest/formats/docx.py"},
     "fastembed": {"rag/providers/embeddings.py", "rag/providers/rerankers.py"},
     "httpx": {"rag/providers/rerankers.py"},
+    "onnx": {"rag/providers/int8.py"},
+    "onnxruntime": {"rag/providers/int8.py"},
     "langchain_openai": {"rag/providers/chat_model.py"},
     "openai": {
         "rag/providers/chat_model.py",

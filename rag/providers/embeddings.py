@@ -8,69 +8,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
-from typing import Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import EmbedderMismatchError, EmbeddingError, SettingsError
+from rag.errors import EmbeddingError, SettingsError
+from rag.providers.identity import EmbedderIdentity
+from rag.providers.int8 import Int8Model, int8_model
 from rag.providers.prefixes import Prefixes, resolve_prefixes
 
+# EmbedderIdentity is defined beside the identity checks but read from here by the stores.
+if TYPE_CHECKING:
+    from fastembed import TextEmbedding
+
+__all__ = ["Embedder", "EmbedderIdentity", "FastEmbedEmbedder", "OpenAIEmbedder", "make_embedder"]
+
 Offsets = list[tuple[int, int]]
-
-
-@dataclass(frozen=True)
-class EmbedderIdentity:
-    """What a collection's vectors were made with; vectors of two identities never mix."""
-
-    provider: str
-    model: str
-    dimensions: int
-    max_tokens: int
-    distance: str = "cosine"
-    # Prefixes change every vector. Collections made before prefixes existed have none, so
-    # an empty prefix is left out of the metadata and read back as "" when absent.
-    query_prefix: str = ""
-    passage_prefix: str = ""
-
-    def as_metadata(self) -> dict[str, str | int]:
-        """Flat form stored in the collection's metadata."""
-        return {
-            f"embed_{key}": value
-            for key, value in asdict(self).items()
-            if value != "" or key not in _OPTIONAL_FIELDS
-        }
-
-    @classmethod
-    def from_metadata(cls, metadata: dict | None) -> EmbedderIdentity | None:
-        """Read an identity back from collection metadata; None if none was recorded."""
-        stored = {
-            key: (metadata or {}).get(f"embed_{key}", "" if key in _OPTIONAL_FIELDS else None)
-            for key in cls.__dataclass_fields__
-        }
-        return None if None in stored.values() else cls(**stored)
-
-    def describe(self) -> str:
-        """For messages: "fastembed:model (384-d, cosine)", with any prefixes."""
-        details = [f"{self.dimensions}-d", self.distance]
-        details += [f"query prefix {self.query_prefix!r}"] if self.query_prefix else []
-        details += [f"passage prefix {self.passage_prefix!r}"] if self.passage_prefix else []
-        return f"{self.provider}:{self.model} ({', '.join(details)})"
-
-    def check_matches(self, stored: EmbedderIdentity, collection: str) -> None:
-        """Raise a clear error if a collection was built with another embedder."""
-        if stored != self:
-            raise EmbedderMismatchError(
-                f"Collection '{collection}' was built with {stored.describe()}, but the"
-                f" configured embedder is {self.describe()}. Vectors of two models cannot be"
-                " mixed: switch the embedding settings back, or re-index into a new"
-                " collection (python -m ingest reindex NEW_NAME) and set RAG_COLLECTION."
-            )
-
-
-_OPTIONAL_FIELDS = ("query_prefix", "passage_prefix")
 
 
 class Embedder(Protocol):
@@ -106,16 +62,13 @@ class FastEmbedEmbedder:
         model_path: str | None,
         batch_size: int,
         prefixes: Prefixes | None = None,
+        precision: str = "fp32",
+        int8_cache: Path | None = None,
     ) -> None:
-        from fastembed import TextEmbedding  # heavy import, only when this embedder is used
-
-        try:
-            self._model = TextEmbedding(model, specific_model_path=model_path)
-        except (ValueError, OSError, RuntimeError) as exc:
-            raise SettingsError(
-                f"RAG_EMBED_MODEL {model!r} could not be loaded"
-                f"{' from RAG_EMBED_MODEL_PATH' if model_path else ''}: {type(exc).__name__}"
-            ) from exc
+        """Load `model` (from `model_path`, or fastembed's download); with precision "int8",
+        its int8 copy, made once in `int8_cache` (default: int8.default_cache_root())."""
+        # The int8 model in use and whether this load made it; None at fp32.
+        self._model, self.int8 = _load_model(model, model_path, precision, int8_cache)
         self._batch_size = batch_size
         self._prefixes = prefixes or Prefixes()
         tokenizer = self._model.model.tokenizer
@@ -126,7 +79,8 @@ class FastEmbedEmbedder:
         self._tokenizer.no_padding()
         self.identity = EmbedderIdentity(
             provider="fastembed",
-            model=model,
+            # int8 vectors differ a little from fp32 ones: a collection holds one kind only.
+            model=model if self.int8 is None else f"{model}:int8",
             dimensions=int(self._model.embedding_size),
             max_tokens=self._model_max,
             query_prefix=self._prefixes.query,
@@ -139,7 +93,9 @@ class FastEmbedEmbedder:
             return np.zeros((0, self.identity.dimensions), dtype=np.float32)
         texts = [self._prefixes.passage + text for text in texts]
         # Texts of like length share a batch, so less of each batch is padding: the same
-        # vectors, 3-17% sooner (bench/results/embedding_speed.md).
+        # vectors, 3-17% sooner (bench/results/embedding_speed.md). int8 models scale their
+        # activations per batch, so there a text's vector moves a little with its batch
+        # (cosine 0.99 or more), whatever the order.
         order = np.argsort(self._count(texts), kind="stable")
         batches = self._model.embed([texts[i] for i in order], batch_size=self._batch_size)
         vectors = np.vstack(list(batches))
@@ -166,6 +122,30 @@ class FastEmbedEmbedder:
     def max_chunk_tokens(self) -> int:
         """The model's limit less the special tokens and the passage prefix."""
         return self._model_max - self.count_tokens([""])[0]
+
+
+def _load_model(
+    model: str, model_path: str | None, precision: str, int8_cache: Path | None
+) -> tuple[TextEmbedding, Int8Model | None]:
+    """fastembed's model, and where precision is int8 the int8 copy it was loaded from."""
+    from fastembed import TextEmbedding  # heavy import, only when this embedder is used
+
+    made, folder = None, model_path
+    try:
+        if precision == "int8":
+            # lazy_load finds (or downloads) the fp32 files without starting a session.
+            fp32 = TextEmbedding(model, specific_model_path=model_path, lazy_load=True).model
+            # fastembed 0.9.1 keeps the folder it found (its own download cache when no
+            # path was given) only in this attribute, and the ONNX file's place in it here.
+            source = Path(fp32._model_dir)
+            made = int8_model(source, fp32.model_description.model_file, model, int8_cache)
+            folder = str(made.folder)
+        return TextEmbedding(model, specific_model_path=folder), made
+    except (ValueError, OSError, RuntimeError, AttributeError) as exc:
+        raise SettingsError(
+            f"RAG_EMBED_MODEL {model!r} could not be loaded"
+            f"{' from RAG_EMBED_MODEL_PATH' if model_path else ''}: {type(exc).__name__}"
+        ) from exc
 
 
 def _model_max_tokens(model: str, tokenizer_max: int) -> int:
@@ -280,4 +260,10 @@ def make_embedder(settings: Settings) -> Embedder:
     if settings.embed_provider == "openai":
         return OpenAIEmbedder(settings, prefixes)
     path = str(settings.embed_model_path) if settings.embed_model_path else None
-    return FastEmbedEmbedder(settings.embed_model, path, settings.embed_batch_size, prefixes)
+    return FastEmbedEmbedder(
+        settings.embed_model,
+        path,
+        settings.embed_batch_size,
+        prefixes,
+        precision=settings.embed_precision,
+    )
