@@ -97,6 +97,7 @@ def _embedder_key(settings: Settings) -> str:
             settings.embed_model,
             settings.embed_model_path,
             settings.embed_dimensions,
+            settings.embed_precision,
             settings.openai_base_url,
         )
     )

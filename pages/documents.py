@@ -9,7 +9,7 @@ import streamlit as st
 
 from ingest.files import FileStatus, IngestOutcome, Step, found_in, progress_text
 from ingest.parsing import SUPPORTED_SUFFIXES
-from pages.common import engine, guarded
+from pages.common import engine, guarded, settings
 from pages.source_view import show_on_page
 from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
@@ -72,6 +72,27 @@ def show_outcome(outcome: IngestOutcome) -> None:
             f"{name}: the text on page(s) {page_list(sorted(junk), 20)} looks like junk, not words"
             " (a bad OCR?), and was left out."
         )
+
+
+def precision_notice() -> None:
+    """Say so when the collection was built at another precision than the one configured,
+    and how to move it (the library searches it with the model that built it)."""
+    built, wanted = library.settings.embed_precision, settings().embed_precision
+    if built == wanted or library.settings.embed_provider != "fastembed":
+        return
+    collection = library.settings.collection
+    gain = (
+        "1.5x faster, nearly the same results"
+        if wanted == "int8"
+        else "slower, a little more exact"
+    )
+    st.info(
+        f"This collection holds **{built}** vectors, so it is searched with the {built} model,"
+        f" while `RAG_EMBED_PRECISION` asks for {wanted} ({gain}). To move it, re-index it into"
+        f" a new collection, then set `RAG_COLLECTION` to that name:"
+        f" `RAG_COLLECTION={collection}-{wanted} python -m ingest reindex {collection}`.",
+        icon="ℹ️",
+    )
 
 
 def document_table(documents) -> None:
@@ -147,6 +168,7 @@ if library.read_only:
         "The data folder is read-only: documents can be searched, not added or deleted.",
         icon="🔒",
     )
+precision_notice()
 upload_files()
 documents = library.documents()
 st.header(f"Library ({len(documents)})")

@@ -15,13 +15,15 @@ from typing import TypeVar
 from dotenv import dotenv_values
 
 from rag.errors import SettingsError
+from rag.setting_rules import check_together
 from rag.setting_values import Values
 
 T = TypeVar("T")
 
 EMBED_PROVIDERS = ("fastembed", "openai")
 DISTANCE_NAMES = ("cosine", "dot", "euclidean")
-# Weights of the local model: int8 is faster for a little quality (BENCHMARKS.md, section 5).
+# Weights of the local model: int8 is 1.5x faster for -0.004 nDCG@10 (BENCHMARKS.md, sections
+# 5 and 12). An API model has one precision, its own: "fp32" here.
 EMBED_PRECISIONS = ("fp32", "int8")
 DEFAULT_EMBED_MODELS = {
     "fastembed": "sentence-transformers/all-MiniLM-L6-v2",
@@ -47,7 +49,7 @@ class Settings:
     embed_model_path: Path | None = None
     embed_dimensions: int | None = None
     embed_batch_size: int = 32
-    embed_precision: str = "fp32"
+    embed_precision: str = "int8"
     # None: the model's known prefix (rag.prefixes.KNOWN_PREFIXES); "" means no prefix.
     embed_query_prefix: str | None = None
     embed_passage_prefix: str | None = None
@@ -192,7 +194,9 @@ def _parse(env: Values) -> Settings:
         embed_model_path=env.directory("RAG_EMBED_MODEL_PATH"),
         embed_dimensions=env.optional_number("RAG_EMBED_DIMENSIONS", minimum=1),
         embed_precision=env.choice(
-            "RAG_EMBED_PRECISION", EMBED_PRECISIONS, DEFAULTS.embed_precision
+            "RAG_EMBED_PRECISION",
+            EMBED_PRECISIONS,
+            DEFAULTS.embed_precision if provider == "fastembed" else "fp32",
         ),
         embed_query_prefix=env.prefix("RAG_EMBED_QUERY_PREFIX"),
         embed_passage_prefix=env.prefix("RAG_EMBED_PASSAGE_PREFIX"),
@@ -205,31 +209,8 @@ def _parse(env: Values) -> Settings:
         **numbers,
     )
     settings = replace(settings, **_chat_settings(env, settings), **_rerank_settings(env))
-    _check_together(settings)
-    _check_rerank(settings)
+    check_together(settings)
     return settings
-
-
-def _check_together(settings: Settings) -> None:
-    """The rules that involve more than one setting."""
-    overlap, chunk_tokens = settings.chunk_overlap, settings.chunk_tokens
-    if overlap >= chunk_tokens // 2:
-        raise SettingsError(
-            f"RAG_CHUNK_OVERLAP must be less than half of RAG_CHUNK_TOKENS ({chunk_tokens}),"
-            f" got {overlap}"
-        )
-    if settings.embed_provider == "fastembed" and settings.embed_dimensions is not None:
-        raise SettingsError("RAG_EMBED_DIMENSIONS is only supported with RAG_EMBED_PROVIDER=openai")
-    if settings.embed_provider != "fastembed" and settings.embed_precision != "fp32":
-        raise SettingsError(
-            f"RAG_EMBED_PRECISION={settings.embed_precision} is only supported with"
-            " RAG_EMBED_PROVIDER=fastembed (the local model); remove it for an API model"
-        )
-    if settings.chat_max_tokens > settings.max_answer_tokens:
-        raise SettingsError(
-            f"RAG_CHAT_MAX_TOKENS ({settings.chat_max_tokens}) must not exceed"
-            f" RAG_MAX_ANSWER_TOKENS ({settings.max_answer_tokens})"
-        )
 
 
 def _chat_settings(env: Values, settings: Settings) -> dict[str, object]:
@@ -280,21 +261,3 @@ def _rerank_settings(env: Values) -> dict[str, object]:
         "rerank_url": env.url("RAG_RERANK_URL"),
         "rerank_api_key": env.optional_text("RAG_RERANK_API_KEY"),
     }
-
-
-def _check_rerank(settings: Settings) -> None:
-    """Each provider's needs, and no setting that the chosen provider would ignore."""
-    provider = settings.rerank_provider
-    if provider == "http" and settings.rerank_url is None:
-        raise SettingsError(
-            "RAG_RERANK_PROVIDER=http needs RAG_RERANK_URL (e.g. http://localhost:8080/rerank)"
-        )
-    if provider != "http" and settings.rerank_url is not None:
-        raise SettingsError("RAG_RERANK_URL is only used with RAG_RERANK_PROVIDER=http")
-    if provider != "fastembed" and settings.rerank_model_path is not None:
-        raise SettingsError("RAG_RERANK_MODEL_PATH is only used with RAG_RERANK_PROVIDER=fastembed")
-    if provider == "llm" and not settings.llm_configured:
-        raise SettingsError(
-            "RAG_RERANK_PROVIDER=llm needs a chat model: set RAG_CHAT_MODEL (and"
-            " OPENAI_BASE_URL for a local server), OPENAI_API_KEY, or AZURE_OPENAI_ENDPOINT"
-        )

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["Embedder", "EmbedderIdentity", "FastEmbedEmbedder", "OpenAIEmbedder", "make_embedder"]
 
 Offsets = list[tuple[int, int]]
+# Appended to the model's name in the identity of int8 vectors.
+INT8_SUFFIX = ":int8"
 
 
 class Embedder(Protocol):
@@ -80,7 +82,7 @@ class FastEmbedEmbedder:
         self.identity = EmbedderIdentity(
             provider="fastembed",
             # int8 vectors differ a little from fp32 ones: a collection holds one kind only.
-            model=model if self.int8 is None else f"{model}:int8",
+            model=model if self.int8 is None else model + INT8_SUFFIX,
             dimensions=int(self._model.embedding_size),
             max_tokens=self._model_max,
             query_prefix=self._prefixes.query,

@@ -15,7 +15,7 @@ from pathlib import Path
 from rag.config import Settings
 from rag.documents import DocumentRecord, DocumentStatus
 from rag.errors import StoreError
-from rag.providers.embeddings import Embedder, EmbedderIdentity
+from rag.providers.embeddings import INT8_SUFFIX, Embedder, EmbedderIdentity
 from rag.stores.chroma import (
     ChromaCatalog,
     ChromaChunkIndex,
@@ -111,6 +111,22 @@ def recorded_identity(settings: Settings, collection: str) -> EmbedderIdentity:
     if identity is None:
         raise StoreError(f"Collection {collection!r} was not made by this app")
     return identity
+
+
+def recorded_precision(settings: Settings, identity: EmbedderIdentity) -> str | None:
+    """The precision ("fp32" or "int8") the settings' collection was built with, where the
+    same local model built it at the other precision than `identity`'s; else None (no such
+    collection yet, the same precision, or another model altogether)."""
+    try:
+        stored = recorded_identity(settings, settings.collection)
+    except StoreError:
+        return None
+    base = identity.model.removesuffix(INT8_SUFFIX)
+    if stored == identity or stored.provider != "fastembed" or identity.provider != "fastembed":
+        return None
+    if replace(stored, model=base) == replace(identity, model=base):
+        return "int8" if stored.model.endswith(INT8_SUFFIX) else "fp32"
+    return None
 
 
 def read_catalog(settings: Settings, collection: str) -> list[DocumentRecord]:

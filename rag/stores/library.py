@@ -24,7 +24,12 @@ from rag.errors import DataFolderReadOnlyError, DocumentNotFoundError
 from rag.providers.embeddings import Embedder, EmbedderIdentity, make_embedder
 from rag.results import VectorIndex
 from rag.stores.binary_index import BinaryIndex, KeptBinaryIndex
-from rag.stores.collections import collection_identity, open_read_only_copy, open_stores
+from rag.stores.collections import (
+    collection_identity,
+    open_read_only_copy,
+    open_stores,
+    recorded_precision,
+)
 from rag.stores.folder_lock import lock_folder
 from rag.stores.protocols import Stores, VectorHit, WordHit
 from rag.stores.repair import RepairReport, WordIndexFollower, repair
@@ -83,6 +88,8 @@ class Library:
             weakref.finalize(library, shutil.rmtree, str(copy), True)
             return library
         try:
+            settings, embedder = _follow_recorded_precision(settings, embedder)
+            identity = collection_identity(embedder, settings)
             library = cls(settings, embedder, open_stores(settings, identity))
             library.last_repair = library._repair()
         except BaseException:
@@ -238,3 +245,17 @@ class Library:
         """Finish or undo what an interrupted ingest or delete left, and re-align the indexes."""
         with self._lock:
             return repair(self._stores, self._writer.remove, self.settings.server_mode)
+
+
+def _follow_recorded_precision(settings: Settings, embedder: Embedder) -> tuple[Settings, Embedder]:
+    """The settings and embedder for the collection as it was built: an fp32 collection keeps
+    opening with the fp32 model when int8 is asked for (the default), and the reverse, so a
+    change of precision never locks a library; re-indexing moves it (see the README)."""
+    precision = recorded_precision(settings, collection_identity(embedder, settings))
+    if precision is None:
+        return settings, embedder
+    log.info(
+        "Collection %r holds %s vectors: searching it with them", settings.collection, precision
+    )
+    settings = settings.with_overrides(embed_precision=precision)
+    return settings, make_embedder(settings)

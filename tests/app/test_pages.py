@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from pages.common import clear_engine
 from tests.app.conftest import NOTES, start, texts, upload
 from tests.conftest import pdf
 from tests.support import office_files
@@ -200,3 +201,17 @@ def test_show_on_page_marks_the_passage_of_a_text_file_in_its_text(app_env):
     assert not app.exception
     assert "The passage is marked in yellow." in texts(app.caption)
     assert any(":orange-background[Tantivy is a full" in t for t in texts(app.markdown))
+
+
+def test_a_collection_built_at_fp32_opens_as_it_is_and_the_page_says_how_to_move_it(app_env):
+    app_env.setenv("RAG_EMBED_PRECISION", "fp32")
+    upload(start(), ("notes.txt", NOTES, "text/plain"))
+    clear_engine()
+    app_env.delenv("RAG_EMBED_PRECISION")  # int8, the default
+    app = start()
+    app.switch_page("pages/documents.py").run()
+    assert not app.exception
+    [notice] = [text for text in texts(app.info) if "vectors" in text]
+    assert "holds **fp32** vectors" in notice
+    assert "RAG_COLLECTION=documents-int8 python -m ingest reindex documents" in notice
+    assert app.dataframe[0].value["name"].tolist() == ["notes.txt"]

@@ -16,6 +16,7 @@ from rag.engine import open_engine
 from rag.errors import EmbedderMismatchError
 from rag.providers.embeddings import FastEmbedEmbedder
 from rag.providers.int8 import int8_folder
+from rag.stores.collections import collection_identity, open_stores
 from rag.stores.library import Library
 from tests.conftest import DATA, ROOT
 
@@ -41,6 +42,11 @@ def int8_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def int8_embedder(int8_cache) -> FastEmbedEmbedder:
     return FastEmbedEmbedder(MODEL, FP32_FOLDER, 32, precision="int8", int8_cache=int8_cache)
+
+
+@pytest.fixture(scope="module")
+def fp32_embedder() -> FastEmbedEmbedder:
+    return FastEmbedEmbedder(MODEL, FP32_FOLDER, 32, precision="fp32")
 
 
 def _scifact(count: int) -> list[str]:
@@ -69,18 +75,21 @@ def test_the_int8_model_is_made_once_outside_the_fp32_folder(int8_embedder, int8
     assert [p.name for p in made.folder.parent.iterdir()] == [made.folder.name]
 
 
-def test_the_identity_names_int8_and_fp32_keeps_its_own(int8_embedder, embedder):
+def test_the_identity_names_int8_and_fp32_keeps_its_own(int8_embedder, fp32_embedder, embedder):
     assert int8_embedder.identity.model == f"{MODEL}:int8"
-    assert embedder.identity.model == MODEL
-    assert int8_embedder.identity.dimensions == embedder.identity.dimensions
+    assert fp32_embedder.identity.model == MODEL
+    assert int8_embedder.identity.dimensions == fp32_embedder.identity.dimensions
+    # int8 is the default: the app's own model is the int8 one.
+    assert embedder.identity == int8_embedder.identity
 
 
-def test_int8_vectors_agree_with_fp32_on_real_passages(int8_embedder, embedder):
+def test_int8_vectors_agree_with_fp32_on_real_passages(int8_embedder, fp32_embedder):
     texts = _scifact(48)
-    cosines = np.sum(int8_embedder.embed_documents(texts) * embedder.embed_documents(texts), 1)
+    fp32 = fp32_embedder.embed_documents(texts)
+    cosines = np.sum(int8_embedder.embed_documents(texts) * fp32, 1)
     assert cosines.min() > MIN_COSINE and cosines.mean() > MIN_MEAN_COSINE, cosines
     query = "Vitamin D deficiency raises the risk of multiple sclerosis."
-    assert float(int8_embedder.embed_query(query) @ embedder.embed_query(query)) > MIN_COSINE
+    assert float(int8_embedder.embed_query(query) @ fp32_embedder.embed_query(query)) > MIN_COSINE
 
 
 def test_length_sorted_batches_come_back_in_input_order(int8_embedder):
@@ -97,20 +106,31 @@ def test_length_sorted_batches_come_back_in_input_order(int8_embedder):
     assert np.sum(vectors[:8] * alone, axis=1).min() > MIN_COSINE
 
 
-def test_a_library_made_with_fp32_refuses_int8_and_the_reverse(
-    make_library, int8_embedder, embedder, tmp_path
+def test_an_fp32_collection_keeps_opening_with_fp32_and_stores_refuse_mixing(
+    base_settings, int8_embedder, fp32_embedder, tmp_path
 ):
-    fp32_library = make_library()
+    fp32_settings = base_settings.with_overrides(data_dir=tmp_path / "data", embed_precision="fp32")
+    fp32_library = open_engine(fp32_settings, fp32_embedder).library
     Ingestor(fp32_library).ingest_bytes("x.txt", b"Comets have tails of dust and gas. " * 8)
+    fp32_library.close()
+    # int8 asked for (the default): the collection is opened as it was built.
+    int8_settings = fp32_library.settings.with_overrides(embed_precision="int8")
+    with Library.open(int8_settings, int8_embedder) as reopened:
+        assert reopened.settings.embed_precision == "fp32"
+        assert reopened.identity.model == MODEL
+        assert reopened.search_vectors(fp32_embedder.embed_query("comet tails"), 1)
+    # The stores themselves never take vectors of the other precision.
     with pytest.raises(EmbedderMismatchError) as refused:
-        Library.open(fp32_library.settings, int8_embedder)
+        open_stores(int8_settings, collection_identity(int8_embedder, int8_settings))
     assert f"{MODEL}:int8 (" in str(refused.value) and f"{MODEL} (" in str(refused.value)
 
-    int8_settings = fp32_library.settings.with_overrides(data_dir=tmp_path / "int8-data")
-    int8_library = open_engine(int8_settings, int8_embedder).library
-    Ingestor(int8_library).ingest_bytes("y.txt", b"Glaciers carve valleys over ages. " * 8)
-    with pytest.raises(EmbedderMismatchError, match=f"built with fastembed:{MODEL}:int8"):
-        Library.open(int8_settings, embedder)
+    # An int8 collection opens with int8 even where fp32 is asked for.
+    settings = int8_settings.with_overrides(data_dir=tmp_path / "int8-data")
+    with open_engine(settings, int8_embedder).library as int8_library:
+        Ingestor(int8_library).ingest_bytes("y.txt", b"Glaciers carve valleys over ages. " * 8)
+    with Library.open(settings.with_overrides(embed_precision="fp32"), fp32_embedder) as again:
+        assert again.identity.model == f"{MODEL}:int8"
+        assert again.settings.embed_precision == "int8"
 
 
 def test_a_model_downloaded_by_fastembed_is_found_in_its_cache(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""RAG_EMBED_PRECISION: fp32 by default, int8 for the local model only, one clear error else."""
+"""RAG_EMBED_PRECISION: int8 by default for the local model, fp32 for an API model, one clear
+error for int8 asked of an API model."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ def load(tmp_path: Path, **environ: str) -> Settings:
     return load_settings(environ=environ, env_file=tmp_path / "missing.env")
 
 
-def test_fp32_is_the_default(tmp_path):
-    assert load(tmp_path).embed_precision == "fp32"
-    assert load(tmp_path, RAG_EMBED_PRECISION=" ").embed_precision == "fp32"
+def test_int8_is_the_default_of_the_local_model(tmp_path):
+    assert load(tmp_path).embed_precision == "int8"
+    assert load(tmp_path, RAG_EMBED_PRECISION=" ").embed_precision == "int8"
+    assert load(tmp_path, RAG_EMBED_PRECISION="FP32").embed_precision == "fp32"
 
 
 @pytest.mark.parametrize("raw", ["int8", "INT8", " int8 "])
