@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ingest.chunking import chunk_pages, document_sections
-from ingest.cleaning import check_pages, clean_text, no_text_reason, ocr_note
+from ingest.chunked import Chunked, Source, chunk_document
 from ingest.files import (
     FileStatus,
     IngestOutcome,
@@ -20,10 +19,7 @@ from ingest.files import (
     document_id,
     outcome_of,
 )
-from ingest.headers import document_title
-from ingest.locations import PAGES_APART, locate
 from ingest.parsing import ParsedFile, parse_file, parse_limits, read_limited, too_large
-from ingest.reasons import too_much_text
 from rag.documents import Chunk, DocumentRecord, with_header
 from rag.errors import IngestError, RagError
 from rag.stores.library import Library
@@ -35,12 +31,16 @@ WRITE_BATCH = 128
 
 
 @dataclass(frozen=True)
-class _Chunked:
-    """A document cut into chunks, with the pages whose text looked like junk."""
+class PreparedFile:
+    """A file read and chunked, waiting to be embedded and published (see `Ingestor.commit`)."""
 
-    record: DocumentRecord
-    chunks: list[Chunk]
-    junk_pages: tuple[int, ...] = ()
+    document: Chunked
+    original: bytes
+
+    @property
+    def record(self) -> DocumentRecord:
+        """The document's catalog record, not yet written."""
+        return self.document.record
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class _Prepared:
     """A chunked document waiting for its batch to be embedded."""
 
     position: int
-    document: _Chunked
+    document: Chunked
     original: bytes
 
     @property
@@ -89,23 +89,50 @@ class Ingestor:
         The name is only shown, never used as a path: the original is stored under the
         document id.
         """
-        if len(data) > self._max_bytes:
-            return IngestOutcome(name, FileStatus.FAILED, too_large(len(data), self._max_bytes))
-        doc_id, sha256 = document_id(data)
+        doc_id, _ = document_id(data)
         # Two sessions uploading the same file at once: the second waits, then finds it
         # unchanged, so a failure of one can never remove what the other published.
         with self._one_at_a_time(doc_id):
-            same = next((r for r in self._library.documents() if r.sha256 == sha256), None)
-            if same is not None:
-                return outcome_of(name, FileStatus.UNCHANGED, same)
-            try:
-                document = self._prepare(name, data, password, doc_id, sha256, progress)
-                self._write(document.record, data, document.chunks, progress)
-                retired = self._library.publish(document.record)
-            except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
-                return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
+            prepared = self.prepare(name, data, password, progress)
+            if isinstance(prepared, IngestOutcome):
+                return prepared
+            return self.commit(prepared, progress)
+
+    def prepare(
+        self, name: str, data: bytes, password: str | None = None, progress: Progress | None = None
+    ) -> PreparedFile | IngestOutcome:
+        """Read and chunk a file, writing nothing: the part that may run beside another
+        file's `commit`. The outcome at once for a file refused, unchanged or unreadable."""
+        if len(data) > self._max_bytes:
+            return IngestOutcome(name, FileStatus.FAILED, too_large(len(data), self._max_bytes))
+        doc_id, sha256 = document_id(data)
+        same = self._published(sha256)
+        if same is not None:
+            return outcome_of(name, FileStatus.UNCHANGED, same)
+        try:
+            return PreparedFile(self._prepare(name, data, password, doc_id, sha256, progress), data)
+        except RagError as exc:
+            return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
+
+    def commit(self, prepared: PreparedFile, progress: Progress | None = None) -> IngestOutcome:
+        """Embed, write and publish a prepared file; never raises for a bad file.
+
+        A file published since it was prepared (the same bytes queued twice) is unchanged.
+        """
+        record, name = prepared.record, prepared.record.name
+        same = self._published(record.sha256)
+        if same is not None:
+            return outcome_of(name, FileStatus.UNCHANGED, same)
+        try:
+            self._write(record, prepared.original, prepared.document.chunks, progress)
+            retired = self._library.publish(record)
+        except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
+            return IngestOutcome(name, FileStatus.FAILED, str(exc), record.doc_id)
         status = FileStatus.REPLACED if retired else FileStatus.INGESTED
-        return outcome_of(name, status, document.record, document.junk_pages)
+        return outcome_of(name, status, record, prepared.document.junk_pages)
+
+    def _published(self, sha256: str) -> DocumentRecord | None:
+        return next((r for r in self._library.documents() if r.sha256 == sha256), None)
 
     @contextmanager
     def _one_at_a_time(self, doc_id: str) -> Iterator[None]:
@@ -166,7 +193,8 @@ class Ingestor:
     ) -> _Prepared | IngestOutcome:
         parsed = ParsedFile((document.text,))
         try:
-            chunked = self._chunk(document.name, parsed, len(data), doc_id, sha256, document.title)
+            source = Source(document.name, len(data), doc_id, sha256)
+            chunked = self._chunk(source, parsed, document.title)
         except IngestError as exc:
             return IngestOutcome(document.name, FileStatus.FAILED, str(exc), doc_id)
         return _Prepared(position, chunked, data)
@@ -199,69 +227,17 @@ class Ingestor:
 
     def _prepare(
         self, name, data: bytes, password, doc_id, sha256, progress: Progress | None
-    ) -> _Chunked:
+    ) -> Chunked:
         def reading(page: int, pages: int) -> None:
             if progress:
                 progress(page, pages, Step.OCR)
 
         parsed = parse_file(name, data, password, self._limits, reading)
-        return self._chunk(name, parsed, len(data), doc_id, sha256)
+        return self._chunk(Source(name, len(data), doc_id, sha256), parsed)
 
-    def _chunk(
-        self,
-        name: str,
-        parsed: ParsedFile,
-        size: int,
-        doc_id: str,
-        sha256: str,
-        title: str | None = None,
-    ) -> _Chunked:
-        """Clean and chunk a parsed file; a file's title, unless given, is its own."""
-        settings = self._library.settings
-        if sum(map(len, parsed.pages)) > settings.max_chars:
-            raise IngestError(too_much_text(settings.max_chars))
-        pages = [clean_text(page) for page in parsed.pages]
-        check = check_pages(pages)
-        if len(check.unusable) == len(pages):
-            # Only a PDF can hold scanned pages: say what text recognition did with them.
-            scanned = name.lower().endswith(".pdf")
-            why = ocr_note(self._limits.ocr, parsed.ocr_skipped) if scanned else None
-            unreadable = parsed.unreadable_pages
-            raise IngestError(no_text_reason(check, len(pages), unreadable, parsed.page_error, why))
-        # A junk page is indexed as if it were empty; it keeps its number.
-        pages = ["" if n in check.junk_text else page for n, page in enumerate(pages, start=1)]
-        title = document_title(parsed.title, name) if title is None else title
-        chunks = self._chunk_pages(name, pages, doc_id, title, parsed)
-        record = DocumentRecord(
-            doc_id=doc_id,
-            name=name,
-            sha256=sha256,
-            size_bytes=size,
-            pages=len(pages),
-            chunks=len(chunks),
-            added_at=0.0,
-            pages_without_text=check.unusable,
-            unit=parsed.unit,
-            pages_ocr=tuple(p for p in parsed.ocr_pages if p not in check.unusable),
-            tables=parsed.tables,
-        )
-        return _Chunked(record, chunks, check.junk_text)
-
-    def _chunk_pages(self, name, pages, doc_id, title, parsed: ParsedFile) -> list[Chunk]:
-        settings = self._library.settings
-        sections = document_sections(name, pages, parsed.outline, parsed.unit, parsed.headings)
-        chunks = chunk_pages(
-            pages,
-            doc_id=doc_id,
-            source=name,
-            embedder=self._library.tokenizer,
-            size=settings.chunk_tokens,
-            overlap=settings.chunk_overlap,
-            title=title,
-            sections=sections,
-            pages_apart=parsed.unit in PAGES_APART,
-        )
-        return locate(chunks, parsed, pages, sections)
+    def _chunk(self, source: Source, parsed: ParsedFile, title: str | None = None) -> Chunked:
+        library = self._library
+        return chunk_document(library.settings, library.tokenizer, source, parsed, title)
 
     def _write(
         self, record: DocumentRecord, data: bytes, chunks: list[Chunk], progress: Progress | None

@@ -122,11 +122,11 @@ def recorded_precision(settings: Settings, identity: EmbedderIdentity) -> str | 
     except StoreError:
         return None
     base = identity.model.removesuffix(INT8_SUFFIX)
-    if stored == identity or stored.provider != "fastembed" or identity.provider != "fastembed":
+    precisions = {base: "fp32", base + INT8_SUFFIX: "int8"}
+    if stored == identity or identity.provider != "fastembed" or stored.model not in precisions:
         return None
-    if replace(stored, model=base) == replace(identity, model=base):
-        return "int8" if stored.model.endswith(INT8_SUFFIX) else "fp32"
-    return None
+    same_otherwise = replace(stored, model=base) == replace(identity, model=base)
+    return precisions[stored.model] if same_otherwise else None
 
 
 def read_catalog(settings: Settings, collection: str) -> list[DocumentRecord]:
