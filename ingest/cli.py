@@ -1,4 +1,4 @@
-"""Command line: `python -m ingest add|beir|list|delete|reindex`."""
+"""Command line: `python -m ingest add|queue|cancel|work|beir|list|delete|reindex`."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ingest import cli_queue
 from ingest.beir import read_beir_corpus
-from ingest.files import IngestOutcome, Progress, Step, found_in, progress_text, supported_files
+from ingest.files import IngestOutcome, Progress, Step, found_in, progress_text
 from ingest.pipeline import Ingestor
 from rag.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
-    EXIT_USAGE,
     add_store_arguments,
     print_json,
     run,
@@ -31,9 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m ingest`."""
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    add = commands.add_parser("add", help="ingest files; folders are walked")
+    add = commands.add_parser("add", help="queue files and ingest them; folders are walked")
     add.add_argument("paths", nargs="+", type=Path)
     add.add_argument("--password", help="password for protected PDFs")
+    queue = commands.add_parser("queue", help="show the ingestion queue")
+    queue.add_argument("--finished", type=int, default=20, help="finished jobs shown (20)")
+    cancel = commands.add_parser("cancel", help="cancel a queued or running file")
+    cancel.add_argument("job", nargs="?", type=int, help="job id, from `ingest queue`")
+    cancel.add_argument("--all", action="store_true", help="cancel every unfinished job")
+    work = commands.add_parser("work", help="ingest what is queued (after a crash, say)")
     beir = commands.add_parser("beir", help="ingest the corpus of a BEIR folder (corpus.jsonl)")
     beir.add_argument("folder", type=Path)
     listing = commands.add_parser("list", help="list the documents")
@@ -43,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reindex", help="re-ingest the documents of another collection with the current embedder"
     )
     reindex.add_argument("source_collection")
-    for sub in (add, beir, listing, delete, reindex):
+    for sub in (add, queue, cancel, work, beir, listing, delete, reindex):
         add_store_arguments(sub)
     return parser
 
@@ -52,25 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = build_parser().parse_args(argv)
     handlers = {
-        "add": _add,
+        "add": lambda args: cli_queue.add(args, _report),
+        "queue": cli_queue.show_queue,
+        "cancel": cli_queue.cancel,
+        "work": cli_queue.work,
         "beir": _beir,
         "list": _list,
         "delete": _delete,
         "reindex": _reindex,
     }
     return run(lambda: handlers[args.command](args))
-
-
-def _add(args: argparse.Namespace) -> int:
-    files = supported_files(args.paths)
-    missing = [p for p in args.paths if not p.exists()]
-    if missing:
-        print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
-        return EXIT_USAGE
-    ingestor = Ingestor(open_engine(settings_from(args)).library)
-    outcomes = ingest_files(ingestor, files, args.password)
-    _report(outcomes, args.json)
-    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
 
 
 def _beir(args: argparse.Namespace) -> int:
@@ -80,15 +77,6 @@ def _beir(args: argparse.Namespace) -> int:
     outcomes = _with_progress(args.folder.name, partial(ingestor.ingest_texts, documents))
     _report(outcomes, args.json)
     return EXIT_OK if all(o.ok for o in outcomes) else EXIT_FAILED
-
-
-def ingest_files(
-    ingestor: Ingestor, files: list[Path], password: str | None = None
-) -> list[IngestOutcome]:
-    """Ingest files one by one with a progress bar on standard error."""
-    return [
-        _with_progress(path.name, partial(ingestor.ingest_path, path, password)) for path in files
-    ]
 
 
 def _with_progress(label: str, work: Callable[[Progress], IngestOutcome]) -> IngestOutcome:

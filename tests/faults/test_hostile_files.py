@@ -11,17 +11,16 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from signal import SIGXCPU
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import tests.support.hostile_pdfs as hostile
-from ingest.cli import ingest_files
 from ingest.files import FileStatus
 from ingest.parsing import ParseLimits, parse_file
 from ingest.pipeline import Ingestor
+from ingest.queue import JobStore, QueueWorker
 from pages.common import clear_engine
 from rag.errors import IngestError
 from rag.results import SearchOptions
@@ -270,10 +269,12 @@ def test_a_batch_carries_on_past_hostile_files(tmp_path, make_library):
         (folder / name).write_bytes(data)
     for name, data in good_files.items():
         (folder / name).write_bytes(data)
-    outcomes = {
-        Path(o.path).name: o
-        for o in ingest_files(Ingestor(library), sorted(folder.iterdir()), None)
-    }
+    # Through the queue, as the app and `ingest add` run them.
+    store = JobStore(library.settings)
+    jobs = [store.enqueue(path.name, path.read_bytes()) for path in sorted(folder.iterdir())]
+    QueueWorker(Ingestor(library), store).run_until_empty()
+    outcomes = {o.path: o for o in (store.job(job).outcome for job in jobs) if o is not None}
+    assert len(outcomes) == len(jobs)
     for name, (_, reason) in hostile_files.items():
         assert outcomes[name].status is FileStatus.FAILED, name
         assert reason in outcomes[name].reason, (name, outcomes[name].reason)
