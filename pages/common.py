@@ -1,8 +1,10 @@
 """What every page shares: settings, and the engine opened once per process.
 
 `st.cache_resource` shares one engine between all sessions (the library and retriever are
-thread-safe). The embedding model is cached on its own, so a change of data folder (as in
-tests) reopens the stores without reloading the model.
+thread-safe), with its ingestion queue, whose worker thread ingests uploads in the
+background while every session searches and chats. The embedding model is cached on its
+own, so a change of data folder (as in tests) reopens the stores without reloading the
+model.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from ingest.pipeline import Ingestor
+from ingest.queue import IngestQueue, JobStore
 from ingest.viewer import PageViewer
 from rag.chat.flow import ChatEngine
 from rag.config import Settings, load_settings
@@ -38,7 +41,17 @@ def engine() -> tuple[Library, Ingestor, Retriever]:
     return shared.library, ingestor, shared.retriever
 
 
+def ingest_queue() -> IngestQueue | None:
+    """The shared library's ingestion queue; None when the data folder is read-only."""
+    return _opened()[2]
+
+
 def _shared() -> tuple[Engine, Ingestor]:
+    engine, ingestor, _ = _opened()
+    return engine, ingestor
+
+
+def _opened() -> tuple[Engine, Ingestor, IngestQueue | None]:
     current = settings()
     with guarded():
         return _open_engine(repr(current), current)
@@ -83,11 +96,21 @@ def _embedder(key: str, _settings: Settings) -> Embedder:
     return make_embedder(_settings)
 
 
-@st.cache_resource(show_spinner="Opening the document library…")
-def _open_engine(key: str, _settings: Settings) -> tuple[Engine, Ingestor]:
+def _close_queue(opened: tuple[Engine, Ingestor, IngestQueue | None]) -> None:
+    if opened[2] is not None:
+        opened[2].close()
+
+
+@st.cache_resource(show_spinner="Opening the document library…", on_release=_close_queue)
+def _open_engine(key: str, _settings: Settings) -> tuple[Engine, Ingestor, IngestQueue | None]:
     engine = open_engine(_settings, _embedder(_embedder_key(_settings), _settings))
     # One ingestor per engine, shared too: it holds the per-document upload locks.
-    return engine, Ingestor(engine.library)
+    ingestor = Ingestor(engine.library)
+    if engine.library.read_only:
+        return engine, ingestor, None
+    # The process holds the data folder: its worker runs the queue, resuming at once
+    # what a stopped process left unfinished.
+    return engine, ingestor, IngestQueue(ingestor, JobStore(_settings))
 
 
 def _embedder_key(settings: Settings) -> str:

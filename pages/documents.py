@@ -7,46 +7,39 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from ingest.files import FileStatus, IngestOutcome, Step, found_in, progress_text
+from ingest.files import FileStatus, IngestOutcome, found_in
 from ingest.parsing import SUPPORTED_SUFFIXES
-from pages.common import engine, guarded, settings
+from pages.common import engine, guarded, ingest_queue, settings
+from pages.queue_view import queue_panel
 from pages.source_view import show_on_page
 from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
 
-library, ingestor, _ = engine()
+library, _, _ = engine()
+queue = ingest_queue()
 
 
 def upload_files() -> None:
-    """Ingest the chosen files one by one, each with its own progress bar and outcome."""
-    uploads = st.file_uploader(
-        "Add PDF, Word, PowerPoint, Excel, CSV, HTML, EPUB, OpenDocument, text or Markdown files",
-        type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES],
-        accept_multiple_files=True,
-        key="uploads",
-    )
-    password = st.text_input("Password for protected PDFs (optional)", type="password")
-    if uploads and st.button("Ingest", type="primary", key="ingest"):
-        outcomes = []
-        for upload in uploads:
-            shown = display_name(upload.name)
-            bar = st.progress(0.0, text=f"{shown}: reading…")
-            outcome = ingestor.ingest_bytes(
-                upload.name, upload.getvalue(), password or None, _progress(bar, shown)
-            )
-            bar.progress(1.0, text=f"{shown}: {outcome.status.value}")
-            outcomes.append(outcome)
-        st.session_state["outcomes"] = outcomes
-    for outcome in st.session_state.get("outcomes", []):
-        show_outcome(outcome)
-
-
-def _progress(bar, name: str):
-    def report(done: int, total: int, step: Step) -> None:
-        text = f"{name}: {progress_text(done, total, step)}"
-        bar.progress(min(done / max(total, 1), 1.0), text=text)
-
-    return report
+    """Queue the chosen files; the queue below ingests them in the background."""
+    if queue is None:
+        return
+    # In a form, chosen files stay on the server until the form is sent, whatever the
+    # queue's own refreshes rerun meanwhile; sending it empties the picker.
+    with st.form("upload", clear_on_submit=True, border=False):
+        uploads = st.file_uploader(
+            "Add PDF, Word, PowerPoint, Excel, CSV, HTML, EPUB, OpenDocument, text or Markdown"
+            " files",
+            type=[suffix.lstrip(".") for suffix in SUPPORTED_SUFFIXES],
+            accept_multiple_files=True,
+            key="uploads",
+        )
+        password = st.text_input("Password for protected PDFs (optional)", type="password")
+        sent = st.form_submit_button("Ingest", type="primary", key="ingest")
+    if sent and uploads:
+        with guarded():
+            for upload in uploads:
+                queue.add(upload.name, upload.getvalue(), password or None)
+    queue_panel(queue, show_outcome)
 
 
 def show_outcome(outcome: IngestOutcome) -> None:

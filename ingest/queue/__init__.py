@@ -6,7 +6,8 @@ of the process that holds the data folder. See the README, "The ingestion queue"
 """
 
 from ingest.queue.jobs import Job, JobState, QueueEta, queue_eta
+from ingest.queue.service import IngestQueue
 from ingest.queue.store import JobStore
 from ingest.queue.worker import QueueWorker
 
-__all__ = ["Job", "JobState", "JobStore", "QueueEta", "QueueWorker", "queue_eta"]
+__all__ = ["IngestQueue", "Job", "JobState", "JobStore", "QueueEta", "QueueWorker", "queue_eta"]

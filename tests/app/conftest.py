@@ -3,12 +3,15 @@ helpers that start the app and upload files."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ingest.queue import JobStore
 from pages.common import clear_engine
+from rag.config import load_settings
 from tests.support.fake_llm import FakeLLM
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -48,12 +51,29 @@ def start() -> AppTest:
 
 
 def upload(app: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
-    """Ingest (name, bytes, type) files through the Documents page."""
+    """Ingest (name, bytes, type) files through the Documents page: queue them, wait until
+    the queue's worker has finished them, and show the page again."""
     app.switch_page("pages/documents.py").run()
-    app.file_uploader(key="uploads").set_value(list(files)).run()
+    # The picker is in a form: its files are sent with the button, in the same run.
+    app.file_uploader(key="uploads").set_value(list(files))
     app.button(key="ingest").click().run()
     assert not app.exception
+    wait_for_queue()
+    app.run()
+    assert not app.exception
     return app
+
+
+def wait_for_queue(timeout: float = 300) -> None:
+    """Wait until the queue of the app's data folder has no unfinished job."""
+    store = JobStore(load_settings(env_file=None))
+    deadline = time.monotonic() + timeout
+    try:
+        while not all(job.state.finished for job in store.jobs(limit=0)):
+            assert time.monotonic() < deadline, store.jobs(limit=0)
+            time.sleep(0.1)
+    finally:
+        store.close()
 
 
 def texts(elements) -> list[str]:

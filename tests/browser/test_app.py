@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.support.fake_llm import FakeLLM
 from tests.support.helpers import ROOT
 
 OUTPUT = ROOT / "test-output"
+BOOK, OTHER = "pdfminer_irs_i1040nr.pdf", "sf_multicolumn.pdf"
 SCRIPT_TEXT = "Beware of the warning: <script>alert(1)</script> must show as text."
 
 pytestmark = pytest.mark.browser
@@ -148,3 +150,30 @@ def test_a_citation_opens_its_page_drawn_with_the_passage_boxed(page, fake_llm, 
     dialog.get_by_role("button", name="Back to the passage").click()
     dialog.get_by_text(f"page {cited} of 14").wait_for()
     dialog.get_by_text("The passage is boxed in yellow.").wait_for()
+
+
+def test_the_queue_shows_progress_and_cancels_while_another_tab_chats(app_url, fake_llm, tmp_path):
+    with browser() as chromium:
+        documents, chat = new_tab(chromium, app_url), new_tab(chromium, app_url)
+        upload(documents, tmp_path)  # something to chat about
+        documents.locator("input[type=file]").set_input_files([pdf(BOOK), pdf(OTHER)])
+        documents.get_by_role("button", name="Ingest").click()
+        # The book's chunks are embedded in the background: its progress moves.
+        documents.get_by_text(
+            re.compile(r"pdfminer_irs_i1040nr\.pdf: 50 pages read, \d+ of")
+        ).wait_for()
+        documents.get_by_text(re.compile(r"Queue \(2 files; about .* left\)")).wait_for()
+        documents.screenshot(path=str(OUTPUT / "queue-progress.png"), full_page=True)
+        # Meanwhile another tab chats, and gets its answer.
+        box = chat.get_by_placeholder("Ask about your documents")
+        box.fill("What does the warning say?")
+        box.press("Enter")
+        chat.get_by_text("The sources say so").first.wait_for()
+        # Cancel the book part-way: it ends as cancelled and never reaches the library.
+        documents.get_by_role("button", name="Cancel", exact=True).first.click()
+        documents.get_by_text("pdfminer_irs_i1040nr.pdf: cancelled").wait_for()
+        documents.get_by_text(f"{OTHER}: ingested (").wait_for()
+        documents.get_by_text("Library (3)").wait_for()
+        assert documents.get_by_role("gridcell", name=BOOK).count() == 0
+        for tab in (documents, chat):
+            assert tab.locator("[data-testid=stException]").count() == 0

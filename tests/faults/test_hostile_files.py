@@ -27,6 +27,7 @@ from rag.results import SearchOptions
 from rag.safe_text import display_name
 from rag.search.retriever import Retriever
 from rag.stores.library import Library
+from tests.app.conftest import upload
 from tests.conftest import ROOT, pdf
 
 # Small limits, so that every case ends quickly; MARGIN_S covers starting the parser and,
@@ -312,14 +313,12 @@ def test_the_documents_page_shows_names_escaped_and_shortened_and_junk_pages(tmp
     clear_engine()
     try:
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90).run()
-        app.switch_page("pages/documents.py").run()
         files = [
             (MARKUP_NAME, hostile.good_pdf(), "application/pdf"),
             ("zero.pdf", b"", "application/pdf"),
             ("half-junk.pdf", hostile.partly_junk(), "application/pdf"),
         ]
-        app.file_uploader(key="uploads").set_value(files).run()
-        app.button(key="ingest").click().run()
+        upload(app, *files)
     finally:
         clear_engine()
     assert not app.exception

@@ -1,0 +1,85 @@
+"""The ingestion queue on the Documents page: each file's progress, the time left, cancel.
+
+Drawn in a fragment that refreshes itself every second, so progress moves while the rest
+of the page (and every other page, in other tabs) stays usable. The queue lives on disk
+and in the server process, not in the browser: a reload or another tab shows it as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from ingest.files import IngestOutcome
+from ingest.queue import IngestQueue, Job, JobState
+from pages.common import guarded
+from rag.safe_text import display_name
+
+# Finished files listed under the queue, newest last.
+FINISHED_SHOWN = 50
+
+
+@st.fragment(run_every=1.0)
+def queue_panel(queue: IngestQueue, show_outcome: Callable[[IngestOutcome], None]) -> None:
+    """The queue, refreshed every second; the whole page reruns when a file finishes, so
+    the library below shows it. `show_outcome` draws a finished file's outcome."""
+    with guarded(stop=False):
+        jobs = queue.jobs()
+        _active(queue, [j for j in jobs if not j.state.finished], jobs)
+        _finished(queue, [j for j in jobs if j.state.finished], show_outcome)
+
+
+def _active(queue: IngestQueue, active: list[Job], jobs: list[Job]) -> None:
+    if not active:
+        return
+    eta = queue.eta(jobs)
+    header, cancel_all = st.columns([4, 1], vertical_alignment="bottom")
+    left = f"; about {_duration(eta.queue_s)} left" if eta.queue_s is not None else ""
+    header.subheader(f"Queue ({len(active)} file{'' if len(active) == 1 else 's'}{left})")
+    if cancel_all.button("Cancel all", key="cancel_all", icon="⏹️"):
+        queue.cancel(None)
+        st.rerun(scope="fragment")
+    for job in active:
+        _job_row(queue, job, eta.job_s if job is active[0] else None)
+
+
+def _job_row(queue: IngestQueue, job: Job, job_s: float | None) -> None:
+    bar, button = st.columns([5, 1], vertical_alignment="bottom")
+    text = f"{display_name(job.name)}: {job.progress_text()}"
+    if job.cancel_requested:
+        text += " (cancelling…)"
+    elif job_s is not None and job.state is JobState.RUNNING and not job.reading:
+        text += f", about {_duration(job_s)} left"
+    bar.progress(job.fraction, text=text)
+    if button.button("Cancel", key=f"cancel-{job.id}", disabled=job.cancel_requested):
+        queue.cancel(job.id)
+        st.rerun(scope="fragment")
+
+
+def _finished(queue: IngestQueue, finished: list[Job], show_outcome) -> None:
+    seen = st.session_state.setdefault("finished_seen", None)
+    newest = finished[0].id if finished else 0
+    st.session_state["finished_seen"] = newest
+    if seen is not None and newest != seen:
+        st.rerun(scope="app")  # a file finished: the library table must show it
+    if not finished:
+        return
+    shown = list(reversed(finished[:FINISHED_SHOWN]))
+    with st.expander(f"Finished ({len(finished)})", expanded=True):
+        for job in shown:
+            if job.outcome is not None:
+                show_outcome(job.outcome)
+            else:
+                st.info(f"{display_name(job.name)}: {job.state.value}", icon="⏹️")
+        if st.button("Clear this list", key="clear_finished"):
+            queue.clear_finished()
+            st.rerun(scope="fragment")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(seconds, 1):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
