@@ -13,6 +13,7 @@ import time
 import chromadb
 import pytest
 
+from ingest.queue import JobState, JobStore
 from rag.config import load_settings
 from rag.stores.library import Library
 from tests.conftest import pdf
@@ -67,8 +68,11 @@ def test_a_killed_ingest_is_invisible_repaired_and_completed_by_a_rerun(tmp_path
     assert stores.chunks.count() == stores.words.count() == 0
     del library
 
+    # The killed run's job is resumed, not queued twice: one job, one document.
     report = run_json("ingest", "add", str(pdf(BOOK)), data_dir=data_dir)
     assert report["files"][0]["status"] == "ingested"
+    [job] = JobStore(settings).jobs()
+    assert job.state is JobState.DONE and job.name == BOOK
     library = Library.open(settings)
     expected = {report["files"][0]["doc_id"]: report["files"][0]["chunks"]}
     assert {d.doc_id: d.chunks for d in library.documents()} == expected

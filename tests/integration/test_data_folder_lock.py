@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import time
 
 import pytest
 
+from ingest.pipeline import Ingestor
+from ingest.queue import JobState, JobStore, QueueWorker
 from rag.errors import DataFolderInUseError
 from rag.stores.folder_lock import lock_folder
 from tests.support.helpers import ROOT, run_cli
@@ -79,3 +82,31 @@ def _lock_in_another_process(folder) -> subprocess.Popen:
             return process
     process.kill()
     pytest.fail("the holder process did not take the lock")
+
+
+def test_files_added_while_another_process_holds_the_folder_are_queued_for_it(library, tmp_path):
+    note = tmp_path / "kites.txt"
+    note.write_text("Kites fly on steady winds above the dunes.")
+    added = run_cli("ingest", "add", str(note), data_dir=library.settings.data_dir)
+    assert added.returncode == 0, added.stderr
+    assert "queued 1 file(s); another process" in added.stderr
+    assert library.documents() == []
+    # The holder (here, this test's process, as the app would) runs the queue.
+    store = JobStore(library.settings)
+    QueueWorker(Ingestor(library), store).run_until_empty()
+    assert [d.name for d in library.documents()] == ["kites.txt"]
+    listed = run_cli("ingest", "queue", "--json", data_dir=library.settings.data_dir)
+    [job] = json.loads(listed.stdout)["jobs"]
+    assert job["state"] == "done" and job["outcome"]["status"] == "ingested"
+
+
+def test_a_queued_file_can_be_cancelled_from_the_command_line(library, tmp_path):
+    note = tmp_path / "reeds.txt"
+    note.write_text("Reeds bend in the marsh wind.")
+    assert run_cli("ingest", "add", str(note), data_dir=library.settings.data_dir).returncode == 0
+    cancelled = run_cli("ingest", "cancel", "--all", data_dir=library.settings.data_dir)
+    assert cancelled.returncode == 0 and "cancelling 1 job(s)" in cancelled.stderr
+    QueueWorker(Ingestor(library), JobStore(library.settings)).run_until_empty()
+    assert library.documents() == []
+    [job] = JobStore(library.settings).jobs()
+    assert job.state is JobState.CANCELLED
