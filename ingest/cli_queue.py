@@ -91,11 +91,15 @@ def _run_here(
 def _watch(store: JobStore, job_ids: list[int]) -> None:
     """A progress bar per running job on standard error, until every job has finished."""
     bars: dict[int, tqdm] = {}
+    waiting_for = set(job_ids)
     while True:
-        jobs = [store.job(job_id) for job_id in job_ids]
-        for job in filter(None, jobs):
+        # One read of the unfinished jobs a look: a queue may hold thousands.
+        active = {job.id: job for job in store.jobs(limit=0)}
+        for job_id in [j for j in bars if j not in active]:
+            bars.pop(job_id).close()
+        for job in active.values():
             _show(bars, job)
-        if all(job is None or job.state.finished for job in jobs):
+        if not waiting_for & active.keys():
             break
         time.sleep(WATCH_S)
     for bar in bars.values():
@@ -114,8 +118,6 @@ def _show(bars: dict[int, tqdm], job: Job) -> None:
         bar.set_postfix_str("", refresh=False)
         bar.total = job.chunks_total
         bar.update(job.chunks_done - bar.n)
-    if job.state.finished:
-        bar.close()
 
 
 def _outcome_of(job: Job | None, path: Path) -> IngestOutcome:

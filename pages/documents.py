@@ -1,4 +1,5 @@
-"""Documents page: upload files with progress and outcome, list, inspect and delete them."""
+"""Documents page: queue uploads and follow them (progress, time left, cancel), then list,
+inspect and delete the documents."""
 
 from __future__ import annotations
 

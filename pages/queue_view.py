@@ -16,7 +16,9 @@ from ingest.queue import IngestQueue, Job, JobState
 from pages.common import guarded
 from rag.safe_text import display_name
 
-# Finished files listed under the queue, newest last.
+# Files listed: the first waiting or running ones (a queue may hold thousands), and the
+# last finished ones, newest last.
+ACTIVE_SHOWN = 20
 FINISHED_SHOWN = 50
 
 
@@ -40,8 +42,10 @@ def _active(queue: IngestQueue, active: list[Job], jobs: list[Job]) -> None:
     if cancel_all.button("Cancel all", key="cancel_all", icon="⏹️"):
         queue.cancel(None)
         st.rerun(scope="fragment")
-    for job in active:
+    for job in active[:ACTIVE_SHOWN]:
         _job_row(queue, job, eta.job_s if job is active[0] else None)
+    if len(active) > ACTIVE_SHOWN:
+        st.caption(f"and {len(active) - ACTIVE_SHOWN:,} more waiting")
 
 
 def _job_row(queue: IngestQueue, job: Job, job_s: float | None) -> None:

@@ -16,9 +16,10 @@ from rag.engine import open_engine
 from rag.errors import EmbedderMismatchError
 from rag.providers.embeddings import FastEmbedEmbedder
 from rag.providers.int8 import int8_folder
-from rag.stores.collections import collection_identity, open_stores
+from rag.stores.collections import collection_identity, open_stores, recorded_identity
 from rag.stores.library import Library
 from tests.conftest import DATA, ROOT
+from tests.support.helpers import run_json
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 FP32_FOLDER = os.environ.get("RAG_EMBED_MODEL_PATH")
@@ -171,3 +172,23 @@ def test_two_processes_making_it_at_once_share_one_whole_model(tmp_path):
     assert [p.name for p in folder.parent.iterdir()] == [folder.name]
     loaded = FastEmbedEmbedder(MODEL, str(folder), 8)
     assert loaded.embed_query("comets").shape == (384,)
+
+
+def test_an_fp32_collection_is_reindexed_into_an_int8_one_from_the_command_line(
+    base_settings, fp32_embedder, tmp_path
+):
+    data_dir = tmp_path / "data"
+    fp32_settings = base_settings.with_overrides(data_dir=data_dir, embed_precision="fp32")
+    with open_engine(fp32_settings, fp32_embedder).library as library:
+        Ingestor(library).ingest_bytes("owls.txt", b"Owls hunt at dusk over the meadows. " * 6)
+    # int8 is the default: the command the Documents page suggests.
+    moved = run_json(
+        "ingest", "reindex", "documents", "--collection", "documents-int8", data_dir=data_dir
+    )
+    assert [f["status"] for f in moved["files"]] == ["ingested"]
+    assert recorded_identity(fp32_settings, "documents-int8").model == f"{MODEL}:int8"
+    assert recorded_identity(fp32_settings, "documents").model == MODEL  # left as it was
+    found = run_json(
+        "rag.search", "owls at dusk", "--collection", "documents-int8", data_dir=data_dir
+    )
+    assert found["results"][0]["source"] == "owls.txt"
