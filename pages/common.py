@@ -64,7 +64,7 @@ def page_viewer() -> PageViewer:
         return _viewer(repr(current), current)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def _viewer(key: str, _settings: Settings) -> PageViewer:
     # Keyed like the engine, so a change of data folder gets a viewer of the new library.
     return PageViewer(_open_engine(key, _settings)[0].library)
@@ -101,7 +101,11 @@ def _close_queue(opened: tuple[Engine, Ingestor, IngestQueue | None]) -> None:
         opened[2].close()
 
 
-@st.cache_resource(show_spinner="Opening the document library…", on_release=_close_queue)
+# One engine per process: settings that change (an edited .env) replace it, and its
+# queue's worker stops, so two workers never write one data folder.
+@st.cache_resource(
+    show_spinner="Opening the document library…", max_entries=1, on_release=_close_queue
+)
 def _open_engine(key: str, _settings: Settings) -> tuple[Engine, Ingestor, IngestQueue | None]:
     engine = open_engine(_settings, _embedder(_embedder_key(_settings), _settings))
     # One ingestor per engine, shared too: it holds the per-document upload locks.
