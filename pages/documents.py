@@ -40,6 +40,8 @@ def upload_files() -> None:
         with guarded():
             for upload in uploads:
                 queue.add(upload.name, upload.getvalue(), password or None)
+    elif sent:
+        st.warning("No file arrived: choose files, wait until they are uploaded, then Ingest.")
     queue_panel(queue, show_outcome)
 
 

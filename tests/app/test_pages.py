@@ -215,3 +215,11 @@ def test_a_collection_built_at_fp32_opens_as_it_is_and_the_page_says_how_to_move
     assert "holds **fp32** vectors" in notice
     assert "RAG_COLLECTION=documents-int8 python -m ingest reindex documents" in notice
     assert app.dataframe[0].value["name"].tolist() == ["notes.txt"]
+
+
+def test_ingest_without_a_file_that_arrived_says_so(app_env):
+    app = start()
+    app.switch_page("pages/documents.py").run()
+    app.button(key="ingest").click().run()
+    assert not app.exception
+    assert [w for w in texts(app.warning) if w.startswith("No file arrived")]

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import pdf
-from tests.support.browser import TIMEOUT_MS, browser, new_tab, require_chromium, running_app
+from tests.support.browser import (
+    TIMEOUT_MS,
+    browser,
+    choose_files,
+    new_tab,
+    require_chromium,
+    running_app,
+)
 from tests.support.fake_llm import FakeLLM
 from tests.support.helpers import ROOT
 
@@ -53,7 +60,7 @@ def upload(page, tmp_path: Path) -> None:
     script = tmp_path / "warning.txt"
     script.write_text(SCRIPT_TEXT)
     page.get_by_role("link", name="Documents").click()
-    page.locator("input[type=file]").set_input_files([pdf("sf_minimal-document.pdf"), script])
+    choose_files(page, [pdf("sf_minimal-document.pdf"), script])
     page.get_by_role("button", name="Ingest").click()
     page.get_by_text("sf_minimal-document.pdf: ingested (1 page, 2 chunks)").wait_for()
     page.get_by_text("warning.txt: ingested (1 page, 1 chunks)").wait_for()
@@ -156,7 +163,7 @@ def test_the_queue_shows_progress_and_cancels_while_another_tab_chats(app_url, f
     with browser() as chromium:
         documents, chat = new_tab(chromium, app_url), new_tab(chromium, app_url)
         upload(documents, tmp_path)  # something to chat about
-        documents.locator("input[type=file]").set_input_files([pdf(BOOK), pdf(OTHER)])
+        choose_files(documents, [pdf(BOOK), pdf(OTHER)])
         documents.get_by_role("button", name="Ingest").click()
         # The book's chunks are embedded in the background: its progress moves.
         documents.get_by_text(

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 import pytest
 
 from rag.chat.prompts import ANSWER_SYSTEM
-from tests.support.browser import browser, new_tab, require_chromium, running_app
+from tests.support.browser import browser, choose_files, new_tab, require_chromium, running_app
 from tests.support.fake_llm import FakeLLM
 from tests.support.helpers import run_json
 
@@ -146,7 +146,7 @@ def test_sessions_at_once_upload_and_chat_without_sharing(seeded):
             askers = [new_tab(chromium, url) for _ in range(2)]
             for tab, path in zip(uploaders, paths, strict=True):  # start all, wait for none
                 tab.get_by_role("link", name="Documents").click()
-                tab.locator("input[type=file]").set_input_files([path])
+                choose_files(tab, [path])
                 tab.get_by_role("button", name="Ingest").click()
             for number, tab in enumerate(askers):
                 box = tab.get_by_placeholder("Ask about your documents")

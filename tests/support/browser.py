@@ -100,3 +100,27 @@ def new_tab(chromium, url: str):
     tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
     tab.goto(url)
     return tab
+
+
+def choose_files(tab, paths: list) -> None:
+    """Pick files in the page's file picker and wait until each has reached the server.
+
+    The picker sits in a form: its button can be pressed before an upload is done, and
+    would then send no file (the page says so), as a person clicking at once would.
+    """
+    arrived: list[int] = []
+
+    def on_response(response) -> None:
+        if "/_stcore/upload_file/" in response.url and response.request.method == "PUT":
+            arrived.append(response.status)
+
+    tab.on("response", on_response)
+    try:
+        tab.locator("input[type=file]").set_input_files(paths)
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while len(arrived) < len(paths):
+            assert time.monotonic() < deadline, f"{len(arrived)} of {len(paths)} uploads arrived"
+            tab.wait_for_timeout(100)
+    finally:
+        tab.remove_listener("response", on_response)
+    assert all(200 <= status < 300 for status in arrived), arrived
