@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
+import ingest.chunked
 import ingest.pipeline
 from ingest.pipeline import Ingestor
 from rag.config import Settings, load_settings
@@ -44,7 +45,7 @@ WRITE_BATCH = 2
 # Each step of ingestion: where its function lives, and the attribute to wrap.
 STEPS = {
     "parse": (ingest.pipeline, "parse_file"),
-    "chunk": (ingest.pipeline, "chunk_pages"),
+    "chunk": (ingest.chunked, "chunk_pages"),
     "embed": (FastEmbedEmbedder, "embed_documents"),
     "vector_write": (ChromaChunkIndex, "add"),
     "lexical_write": (LexicalIndex, "add"),
