@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from rag.providers.embeddings import INT8_SUFFIX
+
 
 def test_document_vectors_come_back_in_input_order(embedder):
     texts = [
@@ -16,7 +18,13 @@ def test_document_vectors_come_back_in_input_order(embedder):
     together = embedder.embed_documents(texts)
     alone = np.vstack([embedder.embed_documents([text]) for text in texts])
     assert together.shape == (5, embedder.identity.dimensions)
-    np.testing.assert_allclose(together, alone, atol=1e-4)
+    if not embedder.identity.model.endswith(INT8_SUFFIX):
+        np.testing.assert_allclose(together, alone, atol=1e-4)
+    # The int8 model (the default) scales its activations per batch, so a text embedded
+    # with others moves a little from its vector alone; fp32 gives the same vector.
+    # Measured: 0.99 or more for text, 0.97 for the empty one (little but padding).
+    cosines = np.sum(together * alone, axis=1)
+    assert cosines[[0, 1, 2, 4]].min() > 0.985 and cosines[3] > 0.95
     # Each row is closest to its own text's vector, not to a neighbour's after sorting.
     assert list(np.argmax(together @ alone.T, axis=1)) == [0, 1, 2, 3, 4]
 
