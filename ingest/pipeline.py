@@ -132,6 +132,11 @@ class Ingestor:
         return outcome_of(name, status, record, prepared.document.junk_pages)
 
     def _published(self, sha256: str) -> DocumentRecord | None:
+        """The visible document with these bytes, if any. Its id comes from the same hash:
+        the cheap set of visible ids rules most files out without reading the catalog."""
+        doc_id = sha256[: len(document_id(b"")[0])]
+        if doc_id not in self._library.visible_ids():
+            return None
         return next((r for r in self._library.documents() if r.sha256 == sha256), None)
 
     @contextmanager

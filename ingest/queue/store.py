@@ -24,8 +24,11 @@ from ingest.queue.jobs import Job, JobState
 from rag.config import Settings
 from rag.errors import StoreError
 
-# Finished jobs kept for the page to show; older ones are forgotten.
-KEEP_FINISHED = 500
+# Finished jobs are kept this long (the page shows the newest), then forgotten when a
+# worker starts; "Clear this list" forgets them at once.
+KEEP_FINISHED_S = 7 * 24 * 3600
+# Finished jobs `jobs()` returns by default.
+FINISHED_LISTED = 500
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,7 +124,7 @@ class JobStore:
 
     # Reading -----------------------------------------------------------------------------
 
-    def jobs(self, limit: int = KEEP_FINISHED) -> list[Job]:
+    def jobs(self, limit: int = FINISHED_LISTED) -> list[Job]:
         """Every unfinished job in queue order, then up to `limit` finished ones, newest
         first."""
         active = self._select("WHERE state IN (?, ?) ORDER BY id", _ACTIVE)
@@ -149,8 +152,13 @@ class JobStore:
     # The worker's side -------------------------------------------------------------------
 
     def resume(self) -> int:
-        """Put jobs that a stopped process left running back in the queue; how many."""
+        """Put jobs that a stopped process left running back in the queue, and forget
+        jobs finished long ago; how many were put back."""
         with self._write() as db:
+            db.execute(
+                "DELETE FROM jobs WHERE state NOT IN (?, ?) AND finished_at < ?",
+                (*_ACTIVE, time.time() - KEEP_FINISHED_S),
+            )
             return db.execute(
                 "UPDATE jobs SET state = ?, started_at = NULL, pages_done = 0, pages_total = 0,"
                 " chunks_done = 0, chunks_total = 0 WHERE state = ?",
@@ -190,17 +198,12 @@ class JobStore:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
 
     def finish(self, job_id: int, state: JobState, outcome: IngestOutcome | None = None) -> None:
-        """Record how a job ended, drop its waiting file and forget old finished jobs."""
+        """Record how a job ended and drop its waiting file."""
         saved = json.dumps(outcome.as_dict()) if outcome is not None else None
         with self._write() as db:
             db.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, outcome = ? WHERE id = ?",
                 (state.value, time.time(), saved, job_id),
-            )
-            db.execute(
-                "DELETE FROM jobs WHERE state NOT IN (?, ?) AND id NOT IN (SELECT id FROM jobs"
-                " WHERE state NOT IN (?, ?) ORDER BY id DESC LIMIT ?)",
-                (*_ACTIVE, *_ACTIVE, KEEP_FINISHED),
             )
         self._passwords.pop(job_id, None)
         self.file_of(job_id).unlink(missing_ok=True)

@@ -107,3 +107,16 @@ def test_time_left_from_the_running_job_alone_and_unknown_before_it_starts():
 )
 def test_progress_in_words(job, text):
     assert job.progress_text() == text
+
+
+def test_finished_jobs_stay_listed_until_they_are_old(store, monkeypatch):
+    ids = [store.enqueue(f"{n}.txt", f"text {n}".encode()) for n in range(3)]
+    for job_id in ids:
+        store.claim_next()
+        store.finish(job_id, JobState.DONE)
+    store.resume()
+    assert [j.id for j in store.jobs()] == ids[::-1]  # newest first, none forgotten
+    assert [j.id for j in store.jobs(limit=1)] == ids[-1:]
+    monkeypatch.setattr("ingest.queue.store.KEEP_FINISHED_S", -1.0)
+    store.resume()
+    assert store.jobs() == []
