@@ -2,22 +2,29 @@
 
 Usage: python bench/retrieval_latency.py [--sizes 10000 100000] [--queries 300] [--out PATH]
 
+The embedding model and its precision come from the environment, as in the app
+(RAG_EMBED_PRECISION=int8 or fp32); both sides use the same model.
+
 Chunks are real text: every sentence and every pair of consecutive sentences of the SciFact
 abstracts (title, then text) and of the three long PDFs in shared/data/pdfs/long (pypdf),
 long sentences cut into 60-word pieces, exact duplicates dropped, shuffled with a fixed seed;
 a run of N chunks takes the first N. They are embedded once with the app's embedder and
-cached in bench/.cache/retrieval_latency/ (chunks.jsonl, vectors/), so reruns skip it.
+cached in bench/.cache/retrieval_latency/ (chunks.jsonl, vectors/<model>-<precision>/), so
+reruns skip it.
 
-For each size, each step in a fresh process:
+First, once: one query's embedding at int8 and at fp32, back to back (the only step of a
+search that the model's precision changes). Then for each size, each step in a fresh process:
 1. ours: a real Library in a temporary data folder (Chroma PersistentClient and tantivy),
    documents of 100 chunks each begun, written and published as ingestion does, searched
    with the app's Retriever, k=10, query embedding included;
 2. the peer baseline: LangChain's EnsembleRetriever over BM25Retriever (rank_bm25) and
    langchain_chroma.Chroma(...).as_retriever(k=10), same model (cached document vectors,
-   live query embedding);
-3. memory: each side alone in its own process, RSS after serving every query (hybrid);
-4. latency: each side serving from its own process, hybrid, vector and bm25 mode,
-   interleaved query by query, so that the load of a shared machine falls on all alike;
+   live query embedding); alone: memory after serving every query (hybrid), then each
+   mode's p50/p95 with queries back to back;
+3. ours alone: memory after serving every query (hybrid), p50/p95 of each step of a hybrid
+   search, then each mode's p50/p95 with queries back to back;
+4. latency interleaved: each side serving from its own process, hybrid, vector and bm25
+   mode, query by query, so that the load of a shared machine falls on all alike;
 5. vector recall@10 of both Chroma collections against exact cosine search (NumPy); if ours
    is under 0.99, its ef_search is raised to 300 and then 400 and measured again.
 Queries are the SciFact test claims (after 20 warm-up queries from outside that set).
@@ -160,6 +167,13 @@ def embed_block(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return result.astype(np.float32)
 
 
+def vectors_folder(settings: Settings) -> Path:
+    """Where the chunk vectors of the settings' model and precision are cached: int8 and
+    fp32 vectors differ a little, and a collection holds one kind only."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "--", settings.embed_model)
+    return CACHE / "vectors" / f"{name}-{settings.embed_precision}"
+
+
 def load_vectors(n: int, log: Callable[[str], None]) -> tuple[np.ndarray, float]:
     """Vectors of the first `n` chunks and the seconds spent embedding them (ever).
 
@@ -167,7 +181,7 @@ def load_vectors(n: int, log: Callable[[str], None]) -> tuple[np.ndarray, float]
     resumes and a larger run reuses what a smaller one embedded.
     """
     texts = [row["text"] for row in load_chunks(n)]
-    folder = CACHE / "vectors"
+    folder = vectors_folder(settings_for())
     folder.mkdir(parents=True, exist_ok=True)
     embedder = None
     blocks, seconds = [], 0.0
@@ -300,53 +314,89 @@ def open_retriever(data_dir: Path):
     return open_engine(settings, embedder).retriever, embedder
 
 
-def ours_runners(retriever) -> dict[str, Callable[[str], object]]:
-    """Search functions of our Retriever, k=10: each mode with the catalog cached, and
-    hybrid with the catalog re-read, as when queries come more than CATALOG_TTL_S apart.
+def ours_runners(library) -> dict[str, Callable[[str], object]]:
+    """Search functions of our Retriever, k=10: each mode with the list of visible documents
+    cached, and hybrid with that list read again from the catalog before each search.
 
-    The Library caches its list of visible documents for rag.stores.visibility.CATALOG_TTL_S;
-    each function sets that before it searches, so the two cases can be interleaved.
+    The Library keeps that list until its documents change (rag.stores.visibility): the
+    re-read row is the first search after a document was added or deleted, or, with a
+    Chroma server, after SERVER_CATALOG_TTL_S. Each function has a Retriever of its own:
+    a Retriever keeps recent query vectors, and each mode must embed its query itself, as
+    LangChain's retrievers do.
     """
-    import rag.stores.visibility
     from rag.results import SearchOptions
+    from rag.search.retriever import Retriever
+    from rag.stores.visibility import collection_key, documents_changed
 
-    if not hasattr(rag.stores.visibility, "CATALOG_TTL_S"):
-        raise SystemExit("rag.stores.visibility.CATALOG_TTL_S is gone: update ours_runners")
+    key = collection_key(library.settings)
 
-    def searcher(mode: str, ttl_s: float) -> Callable[[str], object]:
-        options = SearchOptions(mode=mode, k=K)
+    def searcher(mode: str, reread: bool) -> Callable[[str], object]:
+        retriever, options = Retriever(library), SearchOptions(mode=mode, k=K)
 
         def search(query: str) -> object:
-            rag.stores.visibility.CATALOG_TTL_S = ttl_s
+            if reread:
+                documents_changed(key)
             return retriever.search(query, options)
 
         return search
 
-    cached = {f"ours {mode}": searcher(mode, 1e9) for mode in ("hybrid", "vector", "bm25")}
-    return cached | {"ours hybrid, catalog re-read": searcher("hybrid", 0.0)}
+    cached = {f"ours {mode}": searcher(mode, False) for mode in ("hybrid", "vector", "bm25")}
+    return cached | {"ours hybrid, catalog re-read": searcher("hybrid", True)}
 
 
-def measure_ours(data_dir: Path, count: int) -> dict:
-    """Memory of a process serving hybrid searches, and where a hybrid search spends time."""
+def back_to_back(run: Callable[[str], object], warmup: list[str], queries: list[str]) -> dict:
+    """p50/p95 of `run` over the queries one after another, alone, after the warm-ups."""
+    for query in warmup:
+        run(query)
+    samples = []
+    for query in queries:
+        started = time.perf_counter()
+        run(query)
+        samples.append((time.perf_counter() - started) * 1000)
+    return percentiles(samples)
+
+
+def hybrid_steps(retriever, queries: list[str]) -> dict[str, dict[str, float]]:
+    """p50/p95 of each step a hybrid search times itself, queries back to back."""
     from rag.results import SearchOptions
 
-    warmup, queries = load_queries(count)
-    before = rss_mb()["rss_mb"]
-    retriever, _ = open_retriever(data_dir)
-    for query in warmup:
-        retriever.search(query, SearchOptions(k=K))
     steps: dict[str, list[float]] = {}
     for query in queries:
         started = time.perf_counter()
         timings = retriever.search(query, SearchOptions(k=K)).timings.as_dict()
-        # bm25 runs beside embed + vector; the rest is mostly reading the catalog.
+        # bm25 runs beside embed + vector; the rest is the list of visible documents,
+        # filtering and handing BM25 to its thread and back.
         serial = sum(timings.get(name, 0) for name in ("embed_ms", "vector_ms", "fusion_ms"))
         timings["whole_ms"] = (time.perf_counter() - started) * 1000
         timings["rest_ms"] = timings["whole_ms"] - serial
         for name, ms in timings.items():
             steps.setdefault(name, []).append(ms)
-    steps_p50 = {name: float(np.median(v)) for name, v in steps.items()}
-    return {"rss_start_mb": before, "steps_p50": steps_p50} | rss_mb()
+    return {name: percentiles(values) for name, values in steps.items()}
+
+
+def measure_ours(data_dir: Path, count: int) -> dict:
+    """Alone in a fresh process: memory after serving hybrid searches, where a hybrid
+    search spends its time, and each mode's latency with queries back to back."""
+    warmup, queries = load_queries(count)
+    before = rss_mb()["rss_mb"]
+    retriever, _ = open_retriever(data_dir)
+    runners = ours_runners(retriever.library)
+    for query in warmup:
+        runners["ours hybrid"](query)
+    steps = hybrid_steps(retriever, queries)
+    memory = rss_mb()
+    alone = {name: back_to_back(run, warmup, queries) for name, run in runners.items()}
+    return {"rss_start_mb": before, "steps": steps, "alone": alone} | memory
+
+
+def measure_query_embedding(count: int) -> dict:
+    """p50/p95 of embedding one query, back to back, with the model at int8 and at fp32."""
+    warmup, queries = load_queries(count)
+    result = {}
+    for precision in ("int8", "fp32"):
+        embedder = make_embedder(settings_for().with_overrides(embed_precision=precision))
+        result[precision] = back_to_back(embedder.embed_query, warmup, queries)
+    return result
 
 
 # The LangChain baseline -----------------------------------------------------------------
@@ -417,7 +467,8 @@ def langchain_runners(texts: list[str], store) -> dict[str, Callable[[str], obje
 
 
 def measure_baseline(persist_dir: Path, n: int, count: int) -> dict:
-    """Build the LangChain baseline over the first `n` chunks; its memory after serving."""
+    """Build the LangChain baseline over the first `n` chunks; alone, its memory after
+    serving hybrid searches and each mode's latency with queries back to back."""
     warmup, queries = load_queries(count)
     texts = [row["text"] for row in load_chunks(n)]
     vectors, _ = load_vectors(n, print)
@@ -435,9 +486,11 @@ def measure_baseline(persist_dir: Path, n: int, count: int) -> dict:
     runners = langchain_runners(texts, store)
     result["bm25_build_s"] = time.perf_counter() - started
     result["bm25_added_mb"] = rss_mb()["rss_mb"] - result["rss_start_mb"]
-    for query in warmup + queries:
-        runners["LangChain hybrid"](query)
-    return result | rss_mb()
+    alone = {"LangChain hybrid": back_to_back(runners["LangChain hybrid"], warmup, queries)}
+    result |= rss_mb()
+    for name in ("LangChain vector", "LangChain bm25"):
+        alone[name] = back_to_back(runners[name], warmup, queries)
+    return result | {"alone": alone}
 
 
 def serve(connection, side: str, data_dir: Path, n: int, count: int) -> None:
@@ -448,7 +501,7 @@ def serve(connection, side: str, data_dir: Path, n: int, count: int) -> None:
     """
     warmup, _ = load_queries(count)
     if side == "ours":
-        runners = ours_runners(open_retriever(data_dir)[0])
+        runners = ours_runners(open_retriever(data_dir)[0].library)
     else:
         texts = [row["text"] for row in load_chunks(n)]
         embeddings = CachedEmbeddings([], None, make_embedder(settings_for()))
@@ -557,7 +610,7 @@ def run_size(n: int, count: int) -> dict:
         result = {"n": n, "build": in_child(build_library, ours_dir, n)}
         log(f"{n}: building the LangChain baseline")
         result["baseline"] = in_child(measure_baseline, langchain_dir, n, count)
-        log(f"{n}: our memory and steps")
+        log(f"{n}: each side alone: memory, steps, latency back to back")
         result["ours"] = in_child(measure_ours, ours_dir, count)
         log(f"{n}: latency, interleaved")
         result["latency"] = in_child(measure_latency, ours_dir, langchain_dir, n, count)
@@ -596,37 +649,49 @@ LATENCY_ROWS = (
 
 
 def latency_table(results: list[dict]) -> list[str]:
-    """Markdown rows: p50/p95 per size, retriever and mode."""
-    lines = ["| chunks | retriever | mode | p50 ms | p95 ms |", "|---|---|---|---|---|"]
+    """Markdown rows: p50/p95 per size, retriever and mode, alone and interleaved."""
+    lines = [
+        "| chunks | retriever | mode | alone p50 ms | alone p95 ms | interleaved p50 ms"
+        " | interleaved p95 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
+        alone = r["ours"]["alone"] | r["baseline"]["alone"]
         for name, label, mode in LATENCY_ROWS:
             if name in r["latency"]:
-                lines.append(f"| {r['n']:,} | {label} | {mode} | {_ms(r['latency'][name])} |")
+                lines.append(
+                    f"| {r['n']:,} | {label} | {mode} | {_ms(alone[name])}"
+                    f" | {_ms(r['latency'][name])} |"
+                )
     return lines
 
 
 def ratio_table(results: list[dict]) -> list[str]:
     """Markdown rows: our hybrid search against the baseline's, and the targets."""
     lines = [
-        "| chunks | ours | hybrid p50 ours / LangChain ms | speed-up p50 | hybrid p95 ours /"
-        " LangChain ms | speed-up p95 | p95 < 25 ms | speed-up p95 >= 10x | load average |",
+        "| chunks | run | ours | hybrid p50 ours / LangChain ms | speed-up p50 | hybrid p95"
+        " ours / LangChain ms | speed-up p95 | p95 < 25 ms | speed-up p95 >= 10x |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        base = r["latency"]["LangChain hybrid"]
-        load = " / ".join(f"{x:.1f}" for x in r["latency"]["load"])
-        for name, label in (
-            ("ours hybrid", "catalog cached"),
-            ("ours hybrid, catalog re-read", "catalog re-read"),
-        ):
-            ours = r["latency"][name]
-            up50, up95 = base["p50"] / ours["p50"], base["p95"] / ours["p95"]
-            fast, ahead = ("yes" if ok else "no" for ok in (ours["p95"] < 25, up95 >= 10))
-            lines.append(
-                f"| {r['n']:,} | {label} | {ours['p50']:.1f} / {base['p50']:.1f} | {up50:.1f}x"
-                f" | {ours['p95']:.1f} / {base['p95']:.1f} | {up95:.1f}x | {fast} | {ahead}"
-                f" | {load} |"
-            )
+        runs = {
+            "alone, back to back": r["ours"]["alone"] | r["baseline"]["alone"],
+            "interleaved": r["latency"],
+        }
+        for run, stats in runs.items():
+            base = stats["LangChain hybrid"]
+            for name, label in (
+                ("ours hybrid", "catalog cached"),
+                ("ours hybrid, catalog re-read", "catalog re-read"),
+            ):
+                ours = stats[name]
+                up50, up95 = base["p50"] / ours["p50"], base["p95"] / ours["p95"]
+                fast, ahead = ("yes" if ok else "no" for ok in (ours["p95"] < 25, up95 >= 10))
+                lines.append(
+                    f"| {r['n']:,} | {run} | {label} | {ours['p50']:.1f} / {base['p50']:.1f}"
+                    f" | {up50:.1f}x | {ours['p95']:.1f} / {base['p95']:.1f} | {up95:.1f}x"
+                    f" | {fast} | {ahead} |"
+                )
     return lines
 
 
@@ -649,18 +714,29 @@ def memory_table(results: list[dict]) -> list[str]:
 
 
 def steps_table(results: list[dict]) -> list[str]:
-    """Markdown rows: p50 of each step our hybrid search times itself."""
+    """Markdown rows: p50 / p95 of each step our hybrid search times itself."""
     order = ["embed_ms", "vector_ms", "bm25_ms", "fusion_ms", "rest_ms", "whole_ms"]
-    found = {name for r in results for name in r["ours"]["steps_p50"]}
+    # total_ms, the search's own wall time, is whole_ms less the call: left out.
+    found = {name for r in results for name in r["ours"]["steps"]} - {"total_ms"}
     names = [n for n in order if n in found] + sorted(found - set(order))
     lines = [
         "| chunks | " + " | ".join(names) + " |",
         "|---|" + "---|" * len(names),
     ]
     for r in results:
-        steps = r["ours"]["steps_p50"]
-        cells = " | ".join(f"{steps.get(name, 0):.1f}" for name in names)
+        steps = r["ours"]["steps"]
+        cells = " | ".join(
+            f"{steps[name]['p50']:.1f} / {steps[name]['p95']:.1f}" if name in steps else "-"
+            for name in names
+        )
         lines.append(f"| {r['n']:,} | {cells} |")
+    return lines
+
+
+def embedding_table(embedding: dict) -> list[str]:
+    """Markdown rows: one query's embedding at each precision."""
+    lines = ["| precision | p50 ms | p95 ms |", "|---|---|---|"]
+    lines += [f"| {precision} | {_ms(stats)} |" for precision, stats in embedding.items()]
     return lines
 
 
@@ -668,7 +744,7 @@ def recall_table(results: list[dict]) -> list[str]:
     """Markdown rows: vector recall@10 of each collection against exact search."""
     lines = [
         "| chunks | collection | space | max_neighbors | ef_search | recall@10"
-        " | Chroma query p50 / p95 ms | hybrid p95 ms |",
+        " | Chroma query p50 / p95 ms | hybrid p95 ms (interleaved) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -684,25 +760,27 @@ def recall_table(results: list[dict]) -> list[str]:
     return lines
 
 
-def report(results: list[dict], count: int, embed_s: float, loads: list[float]) -> str:
-    """The whole Markdown report."""
+def report_head(saved: dict) -> list[str]:
+    """The report's title and what was measured, how."""
+    results, count, embed_s = saved["results"], saved["queries"], saved["embed_s"]
     largest = max(r["n"] for r in results)
     tokens = ", ".join(f"{r['n']:,}: {r['build']['mean_tokens']:.1f}" for r in results)
     docs = ", ".join(f"{r['build']['documents']:,} at {r['n']:,} chunks" for r in results)
-    head = [
+    loads = " / ".join(f"{x:.1f}" for x in saved["loads"])
+    return [
         "# Retrieval latency, memory and recall: ours against a LangChain hybrid retriever",
         "",
         f"Machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores"
         f" (nproc), Python {platform.python_version()}; {time.strftime('%Y-%m-%d')}."
-        f" Load average 1 min at start / end: {loads[0]:.1f} / {loads[1]:.1f} (the run was"
-        " niced and shared the cores with other work).",
+        f" Load average (1 min) at start, between sizes and at the end: {loads} (the run"
+        " shared the cores with other work).",
         "",
         "Chunks: every sentence and every pair of consecutive sentences of the 5,183 SciFact"
         " abstracts (title + text) and of the three PDFs in shared/data/pdfs/long (pypdf text),"
         f" sentences over {MAX_WORDS} words cut into {MAX_WORDS}-word pieces, under"
         f" {MIN_WORDS} words dropped, exact duplicates dropped, shuffled (seed {SEED}); each"
         f" size is the first N. Mean length in word pieces ([CLS]/[SEP] included): {tokens}."
-        f" Embedding {largest:,} chunks with all-MiniLM-L6-v2 (fastembed, ONNX):"
+        f" Embedding {largest:,} chunks with {saved['model']} (fastembed, ONNX):"
         f" {embed_s:.0f} s ({largest / embed_s:.0f} chunks/s), done once and cached.",
         "",
         f"Queries: {count} SciFact test claims, after {WARMUP} warm-up queries; k={K}."
@@ -711,37 +789,41 @@ def report(results: list[dict], count: int, embed_s: float, loads: list[float]) 
         " LangChain: EnsembleRetriever (langchain_classic) of BM25Retriever"
         " (langchain_community, rank_bm25, default whitespace split) and"
         " langchain_chroma.Chroma(...).as_retriever (Chroma's defaults), same model, weights"
-        " 0.5/0.5. Latency: each side serves from its own process; every retriever/mode"
-        " pair takes each query in turn, in an order rotated from query to query, so all"
-        " share the machine's load alike. Memory: each side alone in a fresh process, RSS"
-        " after serving every query in hybrid mode.",
+        " 0.5/0.5. Alone: each side in a fresh process of its own, each mode's queries one"
+        " after another. Interleaved: each side serves from its own process; every"
+        " retriever/mode pair takes each query in turn, in an order rotated from query to"
+        " query, so all share the machine's load alike (and each waits while the others"
+        " run). Memory: each side alone, RSS after serving every query in hybrid mode."
+        " Each of our rows searches with a Retriever of its own, so every search embeds its"
+        " query (a Retriever keeps its recent query vectors).",
         "",
-        "The Library caches its list of visible documents for"
-        " rag.stores.visibility.CATALOG_TTL_S"
-        " (1 s, embedded store; 0 with a Chroma server). 'ours' rows search with that list"
-        " cached (queries less than 1 s apart); 'catalog re-read' rows re-read it on every"
-        " query, as happens when a person's queries come more than 1 s apart or with a"
-        f" server. Documents: {docs}.",
-        "",
-        "## Latency",
+        "The Library keeps its list of visible documents until its documents change"
+        " (rag.stores.visibility; with a Chroma server, 1 s at most). 'catalog re-read' rows"
+        " read that list from the catalog before every search: the first search after a"
+        f" document was added or deleted. Documents: {docs}.",
         "",
     ]
+
+
+def report(saved: dict) -> str:
+    """The whole Markdown report."""
+    results = saved["results"]
     sections = [
+        ["## Latency, alone (back to back) and interleaved", ""],
         latency_table(results),
         ["", "## Hybrid: ours against LangChain", ""],
         ratio_table(results),
-        [
-            "",
-            "## Where our hybrid search spends its time (p50 ms per step; alone, back to back)",
-            "",
-        ],
+        ["", "## Where our hybrid search spends its time (p50 / p95 ms; alone)", ""],
         steps_table(results),
+        ["", "## One query's embedding by model precision (alone, back to back)", ""],
+        embedding_table(saved["query_embedding"]),
         ["", "## Memory and build time", ""],
         memory_table(results),
         ["", "## Vector recall@10 against exact cosine search (NumPy)", ""],
         recall_table(results),
     ]
-    return "\n".join(head + [line for section in sections for line in section]) + "\n"
+    lines = report_head(saved) + [line for section in sections for line in section]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -756,11 +838,16 @@ def main() -> None:
         parser.error(f"at most {MAX_CHUNKS} chunks")
     loads = [os.getloadavg()[0]]
     _, embed_s = load_vectors(max(args.sizes), log)
-    results = [run_size(n, args.queries) for n in sorted(args.sizes)]
-    loads.append(os.getloadavg()[0])
-    saved = {"results": results, "queries": args.queries, "embed_s": embed_s, "loads": loads}
+    settings = settings_for()
+    saved = {"queries": args.queries, "embed_s": embed_s, "loads": loads, "results": []}
+    saved["model"] = f"{settings.embed_model} ({settings.embed_precision})"
+    log("one query's embedding at int8 and fp32")
+    saved["query_embedding"] = in_child(measure_query_embedding, args.queries)
+    for n in sorted(args.sizes):
+        saved["results"].append(run_size(n, args.queries))
+        loads.append(os.getloadavg()[0])
     (CACHE / "results.json").write_text(json.dumps(saved, indent=1))
-    text = report(results, args.queries, embed_s, loads)
+    text = report(saved)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)

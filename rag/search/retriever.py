@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 
 from rag.documents import doc_id_of
 from rag.providers.rerankers import Reranker
@@ -26,6 +29,10 @@ from rag.stores.library import Library
 
 # Hits of one retriever, ranked: (chunk id, score) best first.
 Ranked = list[tuple[str, float]]
+# The same query is often embedded again at once: each mode of search_every_mode, a page
+# rerun, the chat's search after the search page's. A vector is small (1.5 KB at 384
+# dimensions), so the last this many are kept.
+QUERY_VECTORS_KEPT = 256
 
 
 class Retriever:
@@ -39,6 +46,9 @@ class Retriever:
         self._library = library
         self._reranker = reranker
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
+        self._embed = functools.lru_cache(maxsize=QUERY_VECTORS_KEPT)(
+            functools.partial(_read_only_vector, library.embed_query)
+        )
 
     @property
     def library(self) -> Library:
@@ -109,7 +119,7 @@ class Retriever:
         self, query: str, n: int, doc_ids, index: VectorIndex, timings: dict[str, float]
     ) -> Ranked:
         library = self._library
-        vector = _timed(timings, "embed_ms", library.embed_query, query)
+        vector = _timed(timings, "embed_ms", self._embed, query)
         hits = _timed(timings, "vector_ms", library.search_vectors, vector, n, doc_ids, index)
         return [(hit.chunk_id, hit.similarity) for hit in hits]
 
@@ -159,6 +169,13 @@ def _visible(ranked: Ranked, visible: set[str], minimum: float | None) -> Ranked
         for chunk_id, score in ranked
         if doc_id_of(chunk_id) in visible and (minimum is None or score >= minimum)
     ]
+
+
+def _read_only_vector(embed: Callable[[str], np.ndarray], query: str) -> np.ndarray:
+    """A query's vector that no caller can change, since cached vectors are shared."""
+    vector = np.asarray(embed(query))
+    vector.flags.writeable = False
+    return vector
 
 
 def _scores(ranked: Ranked, kind) -> dict[str, Score]:

@@ -61,7 +61,7 @@ class Library:
         self._follower = WordIndexFollower(stores)
         self._binary = KeptBinaryIndex(stores.chunks, embedder.identity.dimensions)
         self._visible = VisibleDocuments(
-            stores.catalog, self._follower, self._binary, settings.server_mode, self._lock
+            stores.catalog, self._follower, self._binary, settings, self._lock
         )
         # Nothing the library holds refers back to it, so dropping it releases the folder.
         self._writer = DocumentWriter(
@@ -149,7 +149,8 @@ class Library:
         return sorted(ready, key=lambda r: r.added_at, reverse=True)
 
     def visible_ids(self) -> set[str]:
-        """Ids of the documents retrieval may return (read on every query: kept cheap)."""
+        """Ids of the documents retrieval may return (asked on every query: cached until
+        the documents change, see rag.stores.visibility)."""
         return self._visible.ids()
 
     def find(self, id_or_name: str) -> DocumentRecord:
