@@ -106,7 +106,7 @@ class Ingestor:
         if len(data) > self._max_bytes:
             return IngestOutcome(name, FileStatus.FAILED, too_large(len(data), self._max_bytes))
         doc_id, sha256 = document_id(data)
-        same = self._published(sha256)
+        same = self._published(doc_id, sha256)
         if same is not None:
             return outcome_of(name, FileStatus.UNCHANGED, same)
         try:
@@ -120,7 +120,7 @@ class Ingestor:
         A file published since it was prepared (the same bytes queued twice) is unchanged.
         """
         record, name = prepared.record, prepared.record.name
-        same = self._published(record.sha256)
+        same = self._published(record.doc_id, record.sha256)
         if same is not None:
             return outcome_of(name, FileStatus.UNCHANGED, same)
         try:
@@ -131,10 +131,10 @@ class Ingestor:
         status = FileStatus.REPLACED if retired else FileStatus.INGESTED
         return outcome_of(name, status, record, prepared.document.junk_pages)
 
-    def _published(self, sha256: str) -> DocumentRecord | None:
-        """The visible document with these bytes, if any. Its id comes from the same hash:
-        the cheap set of visible ids rules most files out without reading the catalog."""
-        doc_id = sha256[: len(document_id(b"")[0])]
+    def _published(self, doc_id: str, sha256: str) -> DocumentRecord | None:
+        """The visible document with these bytes, if any: the cached set of visible ids
+        (a document's id comes from the same hash) rules most files out without reading
+        the catalog."""
         if doc_id not in self._library.visible_ids():
             return None
         return next((r for r in self._library.documents() if r.sha256 == sha256), None)
