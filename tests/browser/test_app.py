@@ -131,7 +131,7 @@ def test_evaluation_page_runs_a_saved_question_set(page, tmp_path):
 
 def test_a_citation_opens_its_page_drawn_with_the_passage_boxed(page, fake_llm, tmp_path):
     page.get_by_role("link", name="Documents").click()
-    page.locator("input[type=file]").set_input_files([pdf("pdfjs_tracemonkey.pdf")])
+    choose_files(page, [pdf("pdfjs_tracemonkey.pdf")])
     page.get_by_role("button", name="Ingest").click()
     page.get_by_text("pdfjs_tracemonkey.pdf: ingested (14 pages, ").wait_for()
     page.get_by_role("link", name="Chat").click()
