@@ -83,7 +83,7 @@ def _with_progress(label: str, work: Callable[[Progress], IngestOutcome]) -> Ing
     with tqdm(desc=label[:40], unit="chunk", file=sys.stderr, leave=False) as bar:
 
         def progress(done: int, total: int, step: Step) -> None:
-            if step is Step.OCR:  # a page being read, not a count: show it in words
+            if step is not Step.EMBED:  # a page being read, not a count: show it in words
                 bar.set_postfix_str(progress_text(done, total, step), refresh=True)
                 return
             bar.total = total

@@ -132,8 +132,10 @@ def _count(number: int, noun: str) -> str:
 
 
 class Step(StrEnum):
-    """What a file's progress counts: pages read by text recognition, or chunks embedded."""
+    """What a file's progress counts: pages read, pages read by text recognition, or chunks
+    embedded."""
 
+    READ = "read"
     OCR = "ocr"
     EMBED = "embed"
 
@@ -144,6 +146,8 @@ Progress = Callable[[int, int, Step], None]
 
 def progress_text(done: int, total: int, step: Step) -> str:
     """The progress of one file in words."""
+    if step is Step.READ:
+        return f"reading page {done} of {total}"
     if step is Step.OCR:
         return f"reading page {done} of {total} (OCR)"
     return f"embedded {done} of {total} chunks"

@@ -9,7 +9,6 @@ app carries on. The parent reads at most a bounded reply.
 from __future__ import annotations
 
 import json
-import math
 import os
 import selectors
 import subprocess
@@ -17,12 +16,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from signal import SIGKILL, SIGSEGV, SIGXCPU
 from subprocess import DEVNULL, PIPE
 
-from rag.config import DEFAULTS
+from ingest.limits import ParseLimits
 from rag.errors import IngestError
 
 _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -33,76 +31,10 @@ MAX_WORKERS = max(2, os.cpu_count() or 2)
 _WORKERS = threading.BoundedSemaphore(MAX_WORKERS)
 # (page being read, pages in the document): text recognition's progress.
 PageProgress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class ParseLimits:
-    """Bounds for parsing one file: the parser process's time and memory, and how many
-    pages and characters a document may have. The defaults are the settings' defaults.
-
-    Text recognition, when on, adds its own time budget to the deadline and may use up to
-    `ocr_memory_mb`; ZIP-based formats are checked against the archive limits.
-    """
-
-    timeout_s: float = DEFAULTS.parse_timeout_s
-    memory_mb: int = DEFAULTS.parse_memory_mb
-    max_pages: int = DEFAULTS.max_pages
-    max_chars: int = DEFAULTS.max_chars
-    ocr: bool = DEFAULTS.ocr
-    ocr_page_timeout_s: float = DEFAULTS.ocr_page_timeout_s
-    ocr_document_timeout_s: float = DEFAULTS.ocr_document_timeout_s
-    ocr_memory_mb: int = DEFAULTS.ocr_memory_mb
-    max_unzipped_mb: int = DEFAULTS.max_unzipped_mb
-    max_zip_ratio: int = DEFAULTS.max_zip_ratio
-    max_sheet_rows: int = DEFAULTS.max_sheet_rows
-    max_sheet_cells: int = DEFAULTS.max_sheet_cells
-    pdf_tables: bool = DEFAULTS.pdf_tables
-
-    @property
-    def deadline_s(self) -> float:
-        """The longest a parse may take: the parse timeout, plus the recognition budget
-        when there are scanned pages to read."""
-        return self.timeout_s + (self.ocr_document_timeout_s if self.ocr else 0.0)
-
-    @property
-    def cpu_s(self) -> int:
-        """The parser's CPU-time limit: just above the deadline, times the cores that text
-        recognition may keep busy at once."""
-        cores = (os.cpu_count() or 1) if self.ocr else 1
-        return math.ceil(self.deadline_s * cores) + 1
-
-    @property
-    def reply_bytes(self) -> int:
-        """The most the parser may send back: each character is at most 6 bytes of JSON
-        (a control character escaped), as much again for the word boxes of recognised
-        text, plus a little per page."""
-        return 12 * self.max_chars + 64 * self.max_pages + 65_536
-
-    def request(self, suffix: str, password: str | None) -> dict:
-        """The JSON request the parser process reads first."""
-        return {
-            "suffix": suffix,
-            "password": password,
-            "memory_mb": self.memory_mb,
-            "cpu_s": self.cpu_s,
-            "max_pages": self.max_pages,
-            "max_chars": self.max_chars,
-            "pdf_tables": self.pdf_tables,
-            "ocr": {
-                "enabled": self.ocr,
-                "page_timeout_s": self.ocr_page_timeout_s,
-                "document_timeout_s": self.ocr_document_timeout_s,
-                "memory_mb": self.ocr_memory_mb if self.ocr else 0,
-            },
-            "read": {
-                "max_pages": self.max_pages,
-                "max_chars": self.max_chars,
-                "max_unzipped_mb": self.max_unzipped_mb,
-                "max_zip_ratio": self.max_zip_ratio,
-                "max_sheet_rows": self.max_sheet_rows,
-                "max_sheet_cells": self.max_sheet_cells,
-            },
-        }
+# Receives what the parser sends before its reply: pages, outline, headings.
+Listener = Callable[[dict], None]
+# The lines sent before the reply, each of one of these keys; any other line is the reply.
+_EARLY_KEYS = frozenset({"progress", "document", "page", "headings"})
 
 
 class WorkerTimeoutError(IngestError):
@@ -110,10 +42,21 @@ class WorkerTimeoutError(IngestError):
 
 
 def run_parser(
-    request: dict, data: bytes, limits: ParseLimits, progress: PageProgress | None = None
+    request: dict,
+    data: bytes,
+    limits: ParseLimits,
+    progress: PageProgress | None = None,
+    listen: Listener | None = None,
 ) -> dict:
-    """The parser process's reply to `request` on `data`; IngestError when it fails."""
-    reply, code = run_worker(request, data, limits, progress)
+    """The parser process's reply to `request` on `data`; IngestError when it fails.
+
+    With `listen`, the request asks the parser to stream its pages, and each line it sends
+    before the reply is passed on (see `ingest.pdf_stream`).
+    """
+    cap = None
+    if listen is not None:
+        request, cap = {**request, "stream": True}, limits.streamed_reply_bytes
+    reply, code = run_worker(request, data, limits, progress, cap, listen)
     if reply is None:
         raise IngestError(_reason_for_exit(code, limits))
     if "error" in reply:
@@ -127,17 +70,20 @@ def run_worker(
     limits: ParseLimits,
     progress: PageProgress | None = None,
     reply_bytes: int | None = None,
+    listen: Listener | None = None,
 ) -> tuple[dict | None, int]:
     """(the parser process's reply to `request` on `data`, or None when it wrote none, and
     its exit code). It is killed past its deadline (WorkerTimeoutError) or once its reply
-    passes `reply_bytes` (by default `limits.reply_bytes`; IngestError)."""
+    passes `reply_bytes` (by default `limits.reply_bytes`; IngestError). Lines sent before
+    the reply go to `progress` (text recognition's) or to `listen` (the rest)."""
     header = json.dumps(request).encode() + b"\n"
     cap = reply_bytes or limits.reply_bytes
-    return _run_worker(header, data, limits, progress or (lambda page, pages: None), cap)
+    early = _EarlyLines(limits, progress, listen)
+    return _run_worker(header, data, early, cap)
 
 
 def _run_worker(
-    header: bytes, data: bytes, limits: ParseLimits, progress: PageProgress, cap: int
+    header: bytes, data: bytes, early: _EarlyLines, cap: int
 ) -> tuple[dict | None, int]:
     """(the worker's reply, or None when it wrote none, and its exit code); kills it on
     overrun."""
@@ -154,7 +100,7 @@ def _run_worker(
         feeder = threading.Thread(target=_feed, args=(child.stdin, header, data), daemon=True)
         feeder.start()
         try:
-            reply = _read_reply(child.stdout, limits, progress, cap)
+            reply = _read_reply(child.stdout, early, cap)
         finally:
             if child.poll() is None:
                 child.kill()
@@ -175,22 +121,17 @@ def _feed(pipe, *parts: bytes) -> None:
         pass
 
 
-def _read_reply(pipe, limits: ParseLimits, progress: PageProgress, cap: int) -> dict | None:
-    """The worker's reply line, passing on its progress lines, within the deadline and
-    size cap; None when it exits without a reply.
-
-    The deadline is RAG_PARSE_TIMEOUT_S, extended by the recognition budget when the
-    worker announces its first scanned page: a slow text layer is stopped as soon as
-    ever, and only a scan gets the time a scan needs.
-    """
-    clock = _Deadline(limits)
+def _read_reply(pipe, early: _EarlyLines, cap: int) -> dict | None:
+    """The worker's reply line, passing on the lines before it, within the deadline and
+    size cap; None when it exits without a reply."""
+    clock = early.clock
     line, received = bytearray(), 0
     # A selector, not select.select: a busy server may hold more than 1,024 descriptors.
     with selectors.DefaultSelector() as selector:
         selector.register(pipe, selectors.EVENT_READ)
         while True:
             if not selector.select(clock.remaining()):
-                raise WorkerTimeoutError(_too_slow(limits, clock.recognising))
+                raise WorkerTimeoutError(_too_slow(clock.limits, clock.recognising))
             piece = os.read(pipe.fileno(), _READ_SIZE)
             if not piece:
                 return _message(bytes(line))
@@ -201,12 +142,31 @@ def _read_reply(pipe, limits: ParseLimits, progress: PageProgress, cap: int) -> 
             for part in complete:
                 message = _message(bytes(line + part))
                 line.clear()
-                if message is not None and "progress" not in message:
+                if message is not None and not _is_early(message):
                     return message
                 if message is not None:
-                    clock.recognition_started()
-                    progress(*message["progress"])
+                    early.pass_on(message)
             line += rest
+
+
+class _EarlyLines:
+    """Where the lines sent before the reply go, and the deadline they may extend: the
+    recognition budget is added when the worker announces its first scanned page, so a
+    slow text layer is stopped as soon as ever, and only a scan gets the time it needs."""
+
+    def __init__(
+        self, limits: ParseLimits, progress: PageProgress | None, listen: Listener | None
+    ) -> None:
+        self.clock = _Deadline(limits)
+        self._progress = progress or (lambda page, pages: None)
+        self._listen = listen or (lambda message: None)
+
+    def pass_on(self, message: dict) -> None:
+        if "progress" in message:
+            self.clock.recognition_started()
+            self._progress(*message["progress"])
+        else:
+            self._listen(message)
 
 
 class _Deadline:
@@ -214,18 +174,22 @@ class _Deadline:
     has started, its document budget on top."""
 
     def __init__(self, limits: ParseLimits) -> None:
-        self._limits = limits
+        self.limits = limits
         self._at = time.monotonic() + limits.timeout_s
         self.recognising = False
 
     def recognition_started(self) -> None:
         if not self.recognising:
             self.recognising = True
-            self._at += self._limits.ocr_document_timeout_s
+            self._at += self.limits.ocr_document_timeout_s
 
     def remaining(self) -> float:
         # A zero or negative timeout makes select return at once, with nothing ready.
         return max(self._at - time.monotonic(), 0.0)
+
+
+def _is_early(message: dict) -> bool:
+    return len(message) == 1 and next(iter(message)) in _EARLY_KEYS
 
 
 def _message(line: bytes) -> dict | None:

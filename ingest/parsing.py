@@ -10,7 +10,8 @@ from pathlib import Path, PurePath
 
 from ingest.cleaning import decode_text
 from ingest.formats import SUFFIXES as OTHER_SUFFIXES
-from ingest.parser_process import PageProgress, ParseLimits, run_parser
+from ingest.limits import ParseLimits
+from ingest.parser_process import Listener, PageProgress, run_parser
 from ingest.reasons import too_much_text
 from rag.config import Settings
 from rag.errors import IngestError
@@ -88,10 +89,12 @@ def parse_file(
     password: str | None = None,
     limits: ParseLimits | None = None,
     progress: PageProgress | None = None,
+    listen: Listener | None = None,
 ) -> ParsedFile:
     """The pages of a file of any supported format; raises IngestError with the reason.
 
-    `progress(page, pages)` is called before each scanned page is read by recognition.
+    `progress(page, pages)` is called before each scanned page is read by recognition;
+    `listen`, given a PDF, receives each page as it is read (see `ingest.pdf_stream`).
     """
     limits = limits or ParseLimits()
     suffix = PurePath(name).suffix.lower()
@@ -105,7 +108,9 @@ def parse_file(
         )
     if suffix == ".pdf":
         _check_pdf_header(data)
-    reply = run_parser(limits.request(suffix, password), data, limits, progress)
+    else:
+        listen = None  # other formats are read in one go
+    reply = run_parser(limits.request(suffix, password), data, limits, progress, listen)
     return _parsed(reply)
 
 
@@ -118,7 +123,7 @@ def _parsed(reply: dict) -> ParsedFile:
         tuple(reply.get("unreadable_pages") or ()),
         reply.get("page_error"),
         str(reply.get("title") or ""),
-        _outline(reply.get("outline")),
+        outline_entries(reply.get("outline")),
         unit=str(reply.get("unit") or "page"),
         page_names=tuple(map(str, reply.get("page_names") or ())),
         tables=int(reply.get("tables") or 0),
@@ -126,11 +131,11 @@ def _parsed(reply: dict) -> ParsedFile:
         ocr_pages=tuple(reply.get("ocr_pages") or ()),
         ocr_words={int(page): tuple(map(tuple, found)) for page, found in words.items()},
         ocr_skipped={int(page): str(why) for page, why in skipped.items()},
-        headings=_headings(reply.get("headings")),
+        headings=heading_entries(reply.get("headings")),
     )
 
 
-def _headings(entries: object) -> tuple[tuple[int, int, str], ...]:
+def heading_entries(entries: object) -> tuple[tuple[int, int, str], ...]:
     """The reply's headings, any that are malformed left out."""
     if not isinstance(entries, list):
         return ()
@@ -160,7 +165,7 @@ def _check_pdf_header(data: bytes) -> None:
         raise IngestError("not a PDF: the file starts as a web page (HTML) with a PDF after it")
 
 
-def _outline(entries: object) -> tuple[tuple[int, tuple[str, ...]], ...]:
+def outline_entries(entries: object) -> tuple[tuple[int, tuple[str, ...]], ...]:
     """The reply's outline entries, any that are malformed left out."""
     if not isinstance(entries, list):
         return ()

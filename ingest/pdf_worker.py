@@ -16,6 +16,7 @@ from functools import cache
 from io import BytesIO
 
 from ingest.pdf_layout import PageScan, headings_in, page_text_with_tables, scan_page
+from ingest.pdf_stream import PageStream
 from ingest.reasons import too_much_text
 from ingest.scanned import Emit, read_scanned_pages
 from rag.errors import IngestError
@@ -50,8 +51,11 @@ def parse_request(data: bytes, request: dict, emit: Emit) -> dict:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = _open(data, request["password"], request["max_pages"])
-        reply = _extract(reader.pages, request["max_chars"], request.get("pdf_tables", True))
-        reply |= {"title": metadata_title(reader), "outline": read_outline(reader)}
+        title, outline = metadata_title(reader), read_outline(reader)
+        stream = PageStream(emit, title, outline) if request.get("stream") else None
+        tables = request.get("pdf_tables", True)
+        reply = _extract(reader.pages, request["max_chars"], tables, stream)
+        reply |= {"title": title, "outline": outline}
         return reply | read_scanned_pages(reply, data, request, emit)
     except IngestError as exc:
         return {"error": str(exc)}
@@ -73,9 +77,10 @@ def _open(data: bytes, password: str | None, max_pages: int):
     return reader
 
 
-def _extract(pages, max_chars: int, with_tables: bool) -> dict:
+def _extract(pages, max_chars: int, with_tables: bool, stream: PageStream | None) -> dict:
     """Each page's text (its tables as rows, when asked) and the headings set in larger or
-    bold type, stopping as soon as the document passes the character limit."""
+    bold type, stopping as soon as the document passes the character limit; each page is
+    sent on through `stream` as soon as it is read, when there is one."""
     texts, scans, unreadable = [], [], []
     page_error, total, tables = None, 0, 0
     for number, page in enumerate(pages, start=1):
@@ -90,6 +95,8 @@ def _extract(pages, max_chars: int, with_tables: bool) -> dict:
         texts.append(text)
         scans.append(scan)
         tables += count
+        if stream is not None:
+            stream.page(number, len(pages), text, scans)
     return {
         "pages": texts,
         "unreadable_pages": unreadable,

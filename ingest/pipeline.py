@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ingest.chunked import Chunked, Source, chunk_document
@@ -20,6 +20,7 @@ from ingest.files import (
     outcome_of,
 )
 from ingest.parsing import ParsedFile, parse_file, parse_limits, read_limited, too_large
+from ingest.speculation import Speculation, Vectors, vectors_for
 from rag.documents import Chunk, DocumentRecord, with_header
 from rag.errors import IngestError, RagError
 from rag.stores.library import Library
@@ -32,27 +33,16 @@ WRITE_BATCH = 128
 
 @dataclass(frozen=True)
 class PreparedFile:
-    """A file read and chunked, waiting to be embedded and published (see `Ingestor.commit`)."""
+    """A file read and chunked, waiting to be embedded and published (see `Ingestor.commit`),
+    with the vectors of the chunks embedded while it was read, by text."""
 
     document: Chunked
     original: bytes
+    vectors: Vectors = field(default_factory=dict)
 
     @property
     def record(self) -> DocumentRecord:
         """The document's catalog record, not yet written."""
-        return self.document.record
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """A chunked document waiting for its batch to be embedded."""
-
-    position: int
-    document: Chunked
-    original: bytes
-
-    @property
-    def record(self) -> DocumentRecord:
         return self.document.record
 
 
@@ -63,6 +53,9 @@ class Ingestor:
         self._library = library
         self._guard = threading.Lock()
         self._busy: dict[str, tuple[threading.Lock, int]] = {}
+        # Held while a file's chunks are embedded; a file still being read embeds ahead
+        # only while it is free.
+        self._embedder = threading.Lock()
         self._limits = parse_limits(library.settings)
         self._max_bytes = library.settings.max_upload_mb * 1024 * 1024
 
@@ -110,7 +103,9 @@ class Ingestor:
         if same is not None:
             return outcome_of(name, FileStatus.UNCHANGED, same)
         try:
-            return PreparedFile(self._prepare(name, data, password, doc_id, sha256, progress), data)
+            return self._prepare(
+                name, data, password, Source(name, len(data), doc_id, sha256), progress
+            )
         except RagError as exc:
             return IngestOutcome(name, FileStatus.FAILED, str(exc), doc_id)
 
@@ -119,17 +114,26 @@ class Ingestor:
 
         A file published since it was prepared (the same bytes queued twice) is unchanged.
         """
-        record, name = prepared.record, prepared.record.name
-        same = self._published(record.doc_id, record.sha256)
-        if same is not None:
-            return outcome_of(name, FileStatus.UNCHANGED, same)
-        try:
-            self._write(record, prepared.original, prepared.document.chunks, progress)
-            retired = self._library.publish(record)
-        except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
-            return IngestOutcome(name, FileStatus.FAILED, str(exc), record.doc_id)
-        status = FileStatus.REPLACED if retired else FileStatus.INGESTED
-        return outcome_of(name, status, record, prepared.document.junk_pages)
+        return self.commit_many([prepared], progress)[0]
+
+    def commit_many(
+        self, files: Sequence[PreparedFile], progress: Progress | None = None
+    ) -> list[IngestOutcome]:
+        """`commit` for several files at once, their outcomes in order: one batch of
+        chunks to embed, one catalog write to begin and one to publish, one index commit.
+        For many small files, whose stores' cost per file outweighs their embedding."""
+        outcomes: dict[int, IngestOutcome] = {}
+        todo: list[tuple[int, PreparedFile]] = []
+        for position, prepared in enumerate(files):
+            record = prepared.record
+            same = self._published(record.doc_id, record.sha256)
+            if same is not None:
+                outcomes[position] = outcome_of(record.name, FileStatus.UNCHANGED, same)
+            else:
+                todo.append((position, prepared))
+        written = self._write_batch([prepared for _, prepared in todo], progress)
+        outcomes.update(zip([position for position, _ in todo], written, strict=True))
+        return [outcomes[position] for position in range(len(files))]
 
     def _published(self, doc_id: str, sha256: str) -> DocumentRecord | None:
         """The visible document with these bytes, if any: the cached set of visible ids
@@ -166,7 +170,7 @@ class Ingestor:
         """
         known = {r.sha256: r for r in self._library.documents()}
         outcomes: dict[int, IngestOutcome] = {}
-        batch: list[_Prepared] = []
+        batch: list[tuple[int, PreparedFile]] = []
         for position, document in enumerate(documents):
             # Kept as the original: the title, a blank line, the text.
             data = with_header(document.title, document.text).encode("utf-8")
@@ -174,91 +178,105 @@ class Ingestor:
             if sha256 in known:
                 outcomes[position] = outcome_of(document.name, FileStatus.UNCHANGED, known[sha256])
             else:
-                prepared = self._prepare_text(position, document, data, doc_id, sha256)
+                prepared = self._prepare_text(document, data, doc_id, sha256)
                 if isinstance(prepared, IngestOutcome):
                     outcomes[position] = prepared
                 else:
                     known[sha256] = prepared.record
-                    batch.append(prepared)
-            if sum(len(p.document.chunks) for p in batch) >= WRITE_BATCH:
-                outcomes.update(self._write_batch(batch))
+                    batch.append((position, prepared))
+            if sum(len(p.document.chunks) for _, p in batch) >= WRITE_BATCH:
+                outcomes.update(self._write_positions(batch))
                 batch = []
             if progress:
                 progress(position + 1, len(documents), Step.EMBED)
-        outcomes.update(self._write_batch(batch))
+        outcomes.update(self._write_positions(batch))
         return [outcomes[position] for position in range(len(documents))]
 
     def _prepare_text(
-        self,
-        position: int,
-        document: TextDocument,
-        data: bytes,
-        doc_id: str,
-        sha256: str,
-    ) -> _Prepared | IngestOutcome:
+        self, document: TextDocument, data: bytes, doc_id: str, sha256: str
+    ) -> PreparedFile | IngestOutcome:
         parsed = ParsedFile((document.text,))
         try:
             source = Source(document.name, len(data), doc_id, sha256)
             chunked = self._chunk(source, parsed, document.title)
         except IngestError as exc:
             return IngestOutcome(document.name, FileStatus.FAILED, str(exc), doc_id)
-        return _Prepared(position, chunked, data)
+        return PreparedFile(chunked, data)
 
-    def _write_batch(self, batch: Sequence[_Prepared]) -> dict[int, IngestOutcome]:
-        """Embed, write and publish a batch; outcomes by input position."""
-        if not batch:
-            return {}
-        chunks = [chunk for p in batch for chunk in p.document.chunks]
+    def _write_positions(
+        self, batch: Sequence[tuple[int, PreparedFile]]
+    ) -> dict[int, IngestOutcome]:
+        written = self._write_batch([prepared for _, prepared in batch])
+        return dict(zip([position for position, _ in batch], written, strict=True))
+
+    def _write_batch(
+        self, files: Sequence[PreparedFile], progress: Progress | None = None
+    ) -> list[IngestOutcome]:
+        """Embed, write and publish files not yet published; their outcomes in order."""
+        if not files:
+            return []
+        chunks = [chunk for prepared in files for chunk in prepared.document.chunks]
+        known = {text: vector for prepared in files for text, vector in prepared.vectors.items()}
         try:
-            self._library.begin_many([(p.record, p.original) for p in batch])
-            self._index([p.record.doc_id for p in batch], chunks)
-            retired = self._library.publish_many([p.record for p in batch])
-        except RagError as exc:
-            return {
-                p.position: IngestOutcome(
-                    p.record.name, FileStatus.FAILED, str(exc), p.record.doc_id
-                )
-                for p in batch
-            }
-        return {
-            p.position: outcome_of(
+            self._library.begin_many([(p.record, p.original) for p in files])
+            self._index([p.record.doc_id for p in files], chunks, progress, known)
+            retired = self._library.publish_many([p.record for p in files])
+        except RagError as exc:  # a bad file, or storage that failed (disk full, read-only)
+            return [
+                IngestOutcome(p.record.name, FileStatus.FAILED, str(exc), p.record.doc_id)
+                for p in files
+            ]
+        return [
+            outcome_of(
                 p.record.name,
                 FileStatus.REPLACED if old else FileStatus.INGESTED,
                 p.record,
                 p.document.junk_pages,
             )
-            for p, old in zip(batch, retired, strict=True)
-        }
+            for p, old in zip(files, retired, strict=True)
+        ]
 
     def _prepare(
-        self, name, data: bytes, password, doc_id, sha256, progress: Progress | None
-    ) -> Chunked:
-        def reading(page: int, pages: int) -> None:
+        self, name: str, data: bytes, password, source: Source, progress: Progress | None
+    ) -> PreparedFile:
+        def recognising(page: int, pages: int) -> None:
             if progress:
                 progress(page, pages, Step.OCR)
 
-        parsed = parse_file(name, data, password, self._limits, reading)
-        return self._chunk(Source(name, len(data), doc_id, sha256), parsed)
+        def listen(message: dict) -> None:
+            ahead.listen(message)
+            if progress and "page" in message:
+                progress(message["page"][0], message["page"][1], Step.READ)
+
+        library = self._library
+        chunk = lambda parsed: self._chunk(source, parsed).chunks  # noqa: E731
+        ahead = Speculation(chunk, library.embed_passages, self._embedder)
+        try:
+            parsed = parse_file(name, data, password, self._limits, recognising, listen)
+        finally:
+            vectors = ahead.finish()
+        return PreparedFile(self._chunk(source, parsed), data, vectors)
 
     def _chunk(self, source: Source, parsed: ParsedFile, title: str | None = None) -> Chunked:
         library = self._library
         return chunk_document(library.settings, library.tokenizer, source, parsed, title)
 
-    def _write(
-        self, record: DocumentRecord, data: bytes, chunks: list[Chunk], progress: Progress | None
-    ) -> None:
-        self._library.begin(record, data)
-        self._index([record.doc_id], chunks, progress)
-
     def _index(
-        self, doc_ids: Sequence[str], chunks: Sequence[Chunk], progress: Progress | None = None
+        self,
+        doc_ids: Sequence[str],
+        chunks: Sequence[Chunk],
+        progress: Progress | None = None,
+        known: Vectors | None = None,
     ) -> None:
-        """Embed and write the chunks of pending documents; on failure, remove them."""
+        """Embed and write the chunks of pending documents, taking the `known` vectors of
+        texts embedded earlier; on failure, remove the documents."""
         library = self._library
         try:
             for start in range(0, len(chunks), WRITE_BATCH):
                 batch = chunks[start : start + WRITE_BATCH]
-                library.write_chunks(batch, library.embed_passages(_texts(batch)))
+                with self._embedder:
+                    vectors = vectors_for(_texts(batch), known or {}, library.embed_passages)
+                library.write_chunks(batch, vectors)
                 if progress:
                     progress(start + len(batch), len(chunks), Step.EMBED)
         except Exception as exc:

@@ -2,7 +2,8 @@
 
 Input: a JSON line (the request: the file's suffix, its password, the limits, whether and
 how to read scanned pages), then the file's bytes. Output: while scanned pages are read, a
-line `{"progress": [page, pages]}` before each; then one line, the reply (see
+line `{"progress": [page, pages]}` before each; for a PDF whose request asks to `stream`,
+its outline and pages as they are read (`ingest.pdf_stream`); then one line, the reply (see
 `ingest.parsing.ParsedFile`) or `{"error": "reason"}`. The process limits itself before
 it reads the file: address space, CPU time, no files written, no core dump. Every reason
 is meant for the person who uploaded the file. A request of kind "render" draws one page

@@ -64,15 +64,15 @@ class Job:
         return self.chunks_done / self.chunks_total if self.chunks_total else 0.0
 
     def progress_text(self) -> str:
-        """ "waiting", "reading page 3 of 40 (OCR)", "12 pages read, 128 of 400 chunks
-        embedded", or how it ended."""
+        """ "waiting", "reading page 3 of 40", "12 pages read, 128 of 400 chunks embedded",
+        or how it ended."""
         if self.state is JobState.QUEUED:
             return "waiting"
         if self.state.finished:
             return self.state.value if self.outcome is None else _ended(self.outcome)
         if self.reading:
             if self.pages_total:
-                return f"reading page {self.pages_done} of {self.pages_total} (OCR)"
+                return f"reading page {self.pages_done:,} of {self.pages_total:,}"
             return "reading…"
         return (
             f"{self.pages_total:,} pages read, {self.chunks_done:,} of"

@@ -2,11 +2,12 @@
 
 While one file is embedded (the model keeps the cores busy), the next is already being
 read in its parser process, so a queue of many files spends little time waiting on
-parsing. Progress goes to the job store at most a few times a second. A job cancelled
-while it runs stops at its next progress report: its chunks are discarded and nothing of
-it becomes visible. Only the process that holds the data folder runs a worker; at start it
-puts back in the queue whatever a stopped process left running, and ingests it again
-(a document's id is its bytes' hash, so nothing is duplicated).
+parsing; small files already read are written together. Progress goes to the job store at
+most a few times a second. A job cancelled while it runs stops at its next progress
+report: its chunks are discarded and nothing of it becomes visible. Only the process that
+holds the data folder runs a worker; at start it puts back in the queue whatever a stopped
+process left running, and ingests it again (a document's id is its bytes' hash, so nothing
+is duplicated).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ingest.files import FileStatus, IngestOutcome, Step
-from ingest.pipeline import Ingestor, PreparedFile
+from ingest.pipeline import WRITE_BATCH, Ingestor, PreparedFile
 from ingest.queue.jobs import Job, JobState
 from ingest.queue.store import JobStore
 from rag.errors import IngestError
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 REPORT_EVERY_S = 0.25
 # How long an idle worker waits before it looks for jobs queued by another process.
 POLL_S = 1.0
+# Small files are committed together, up to this many files and WRITE_BATCH chunks: their
+# stores' cost per file (catalog writes, an index commit) would otherwise outweigh their
+# embedding. A file joins only if it is read within BATCH_WAIT_S of being wanted.
+BATCH_FILES, BATCH_WAIT_S = 64, 0.5
 CANCELLED = "cancelled"
 
 
@@ -36,7 +41,8 @@ class JobCancelledError(IngestError):
 
 
 # A job that has been read: the file ready to embed, or already its outcome.
-Ready = Future[tuple[Job, PreparedFile | IngestOutcome]]
+Read = tuple[Job, PreparedFile | IngestOutcome]
+Ready = Future[Read]
 
 
 class QueueWorker:
@@ -87,10 +93,8 @@ class QueueWorker:
         """Ingest jobs until none waits: the next one is read while this one is embedded."""
         ready = self._read_next()
         while ready is not None and not self._stop.is_set():
-            job, prepared = ready.result()
-            following = self._read_next()
-            self._commit(job, prepared)
-            ready = following
+            batch, ready = self._gather(ready)
+            self._commit(batch)
         if self._stop.is_set():  # the jobs read ahead or stopped part-way wait again
             self._store.resume()
 
@@ -104,21 +108,50 @@ class QueueWorker:
         except OSError as exc:
             return job, IngestOutcome(job.name, FileStatus.FAILED, f"queued file lost: {exc}")
         password = self._store.password_of(job.id)
-        return job, self._ingestor.prepare(job.name, data, password, self._reporter(job))
+        try:
+            return job, self._ingestor.prepare(job.name, data, password, self._reporter(job))
+        except Exception as exc:  # a defect must fail this file, not leave it running
+            log.exception("Reading %s failed", job.name)
+            why = f"internal error while reading: {type(exc).__name__}"
+            return job, IngestOutcome(job.name, FileStatus.FAILED, why)
 
-    def _commit(self, job: Job, prepared: PreparedFile | IngestOutcome) -> None:
-        if self._store.cancel_requested(job.id):
-            self._store.finish(job.id, JobState.CANCELLED)
+    def _gather(self, ready: Ready) -> tuple[list[Read], Ready | None]:
+        """(the jobs to commit together: this one, and while they are few chunks, the
+        next ones already read; the job after them, being read)."""
+        batch = [ready.result()]
+        following = self._read_next()
+        while following is not None and len(batch) < BATCH_FILES:
+            if _chunks(batch) >= WRITE_BATCH:
+                break
+            try:
+                read = following.result(timeout=BATCH_WAIT_S)
+            except TimeoutError:
+                break  # a long file: it is read while this batch is embedded
+            if _chunks([*batch, read]) > WRITE_BATCH:
+                break
+            batch.append(read)
+            following = self._read_next()
+        return batch, following
+
+    def _commit(self, batch: list[Read]) -> None:
+        files: list[tuple[Job, PreparedFile]] = []
+        for job, prepared in batch:
+            if self._store.cancel_requested(job.id):
+                self._store.finish(job.id, JobState.CANCELLED)
+            elif isinstance(prepared, PreparedFile):
+                pages, chunks = prepared.record.pages, len(prepared.document.chunks)
+                self._store.record_progress(job.id, pages=(pages, pages), chunks=(0, chunks))
+                files.append((job, prepared))
+            else:
+                self._finish(job, prepared)
+        if not files:
             return
-        if isinstance(prepared, PreparedFile):
-            pages = prepared.record.pages
-            self._store.record_progress(
-                job.id, pages=(pages, pages), chunks=(0, len(prepared.document.chunks))
-            )
-            outcome = self._ingestor.commit(prepared, self._reporter(job))
-        else:
-            outcome = prepared
-        self._finish(job, outcome)
+        # One file reports its progress, and stops when cancelled; files written together
+        # are written in one short step, and stop only when the worker stops.
+        progress = self._reporter(files[0][0]) if len(files) == 1 else self._stopper()
+        outcomes = self._ingestor.commit_many([prepared for _, prepared in files], progress)
+        for (job, _), outcome in zip(files, outcomes, strict=True):
+            self._finish(job, outcome)
 
     def _finish(self, job: Job, outcome: IngestOutcome) -> None:
         # A cancel that came after the document was published is too late: it stays.
@@ -130,6 +163,15 @@ class QueueWorker:
             self._store.finish(job.id, JobState.CANCELLED)
         else:
             self._store.finish(job.id, JobState.FAILED, outcome)
+
+    def _stopper(self):
+        """The progress callback of files written together: stops when the worker stops."""
+
+        def check(done: int, total: int, step: Step) -> None:
+            if self._stop.is_set():
+                raise JobCancelledError("stopped; the file waits in the queue")
+
+        return check
 
     def _reporter(self, job: Job):
         """The progress callback of one job: records progress, and stops a cancelled job."""
@@ -144,9 +186,14 @@ class QueueWorker:
                 raise JobCancelledError("stopped; the file waits in the queue")
             if self._store.cancel_requested(job.id):
                 raise JobCancelledError(CANCELLED)
-            if step is Step.OCR:
+            if step is not Step.EMBED:
                 self._store.record_progress(job.id, pages=(done, total))
             else:
                 self._store.record_progress(job.id, chunks=(done, total))
 
         return report
+
+
+def _chunks(batch: list[Read]) -> int:
+    """The chunks of the files in `batch` (none for a file with an outcome already)."""
+    return sum(len(p.document.chunks) for _, p in batch if isinstance(p, PreparedFile))

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from signal import SIGXCPU
 
-from ingest.parser_process import ParseLimits, WorkerTimeoutError, run_worker
+from ingest.limits import ParseLimits
+from ingest.parser_process import WorkerTimeoutError, run_worker
 from ingest.viewer.views import MISSING_ORIGINAL, Box, PageViewError
 from rag.config import DEFAULTS, Settings
 from rag.errors import IngestError

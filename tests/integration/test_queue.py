@@ -92,3 +92,45 @@ def test_a_stopped_worker_leaves_the_file_queued_and_the_next_one_finishes_it(li
     QueueWorker(Ingestor(library), store).run_until_empty()
     assert store.job(book).state is JobState.DONE
     assert [d.name for d in library.documents()] == [BOOK]
+
+
+def test_small_files_already_read_are_written_together(library, monkeypatch):
+    published: list[int] = []
+    publish_many = library.publish_many
+
+    def counting(records):
+        published.append(len(records))
+        return publish_many(records)
+
+    monkeypatch.setattr(library, "publish_many", counting)
+    store = JobStore(library.settings)
+    notes = _notes(40)
+    ids = [store.enqueue(name, data) for name, data in notes]
+    cancelled = ids[20]
+    store.cancel(cancelled)  # waiting: it never starts, and the batch goes on without it
+    QueueWorker(Ingestor(library), store).run_until_empty()
+    assert [store.job(i).state for i in ids if i != cancelled] == [JobState.DONE] * 39
+    assert store.job(cancelled).state is JobState.CANCELLED
+    assert len(library.documents()) == 39 and sum(published) == 39
+    assert len(published) < 39 / 2  # several files to a write, not one each
+    stores = library.inspect_stores()
+    visible = {d.doc_id: d.chunks for d in library.documents()}
+    assert stores.chunks.chunk_counts() == stores.words.chunk_counts() == visible
+
+
+def test_a_defect_while_reading_fails_that_file_and_the_queue_goes_on(library, monkeypatch):
+    ingestor = Ingestor(library)
+    prepare = ingestor.prepare
+
+    def defective(name, *args):
+        if name == "bad.txt":
+            raise KeyError("pages")  # a defect, not a bad file: no IngestError
+        return prepare(name, *args)
+
+    monkeypatch.setattr(ingestor, "prepare", defective)
+    store = JobStore(library.settings)
+    bad, good = (store.enqueue(n, d) for n, d in [("bad.txt", b"One."), ("good.txt", b"Two.")])
+    QueueWorker(ingestor, store).run_until_empty()
+    assert store.job(bad).state is JobState.FAILED
+    assert store.job(bad).outcome.reason == "internal error while reading: KeyError"
+    assert store.job(good).state is JobState.DONE

@@ -46,7 +46,8 @@ def running_app(
     """
     port = free_port()
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
-    command += ["--server.headless", "true"]
+    # Files edited in the working tree while tests run must not restart the app's pages.
+    command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
     if address_flag:
         command += ["--server.address", "127.0.0.1"]
     with log.open("w") as output:

@@ -165,3 +165,31 @@ def test_a_failing_replacement_keeps_the_older_version(tmp_path, breakable, fail
     assert (
         set(breakable.chunks.chunk_counts()) == set(breakable.words.chunk_counts()) == {old.doc_id}
     )
+
+
+def test_files_committed_together_are_embedded_in_one_batch(library, ingestor, monkeypatch):
+    [already] = ingestor.ingest_texts([TAXES])
+    files = [("a.txt", b"Apples grow on trees."), ("b.txt", b"Bees make honey.")]
+    prepared = [ingestor.prepare(name, data) for name, data in files]
+    copy = ingestor.prepare("a copy.txt", b"Apples grow on trees.")  # the same bytes as a.txt
+    batches: list[int] = []
+    embed = library.embed_passages
+    monkeypatch.setattr(library, "embed_passages", lambda t: batches.append(len(t)) or embed(t))
+    outcomes = ingestor.commit_many(prepared)
+    assert [o.status for o in outcomes] == [FileStatus.INGESTED] * 2
+    assert batches == [2]
+    assert {d.name for d in library.documents()} == {"a.txt", "b.txt", already.path}
+    # Queued twice: read before the first was published, and unchanged once it is.
+    assert ingestor.commit_many([copy])[0].status is FileStatus.UNCHANGED
+
+
+@pytest.mark.parametrize("failing", ["chunks", "words"])
+def test_files_committed_together_fail_together_and_leave_nothing(tmp_path, breakable, failing):
+    library = memory_library(tmp_path / "data", stores=breakable)
+    ingestor = Ingestor(library)
+    prepared = [ingestor.prepare(f"{n}.txt", f"Note {n} on rivers.".encode()) for n in range(3)]
+    getattr(breakable, failing).broken = True
+    outcomes = ingestor.commit_many(prepared)
+    assert [o.status for o in outcomes] == [FileStatus.FAILED] * 3
+    assert library.documents() == [] and breakable.catalog.records() == []
+    assert breakable.chunks.count() == breakable.words.count() == 0

@@ -74,3 +74,4 @@ def test_what_was_found_is_said_in_the_format_terms():
     scan = IngestOutcome("scan.pdf", FileStatus.INGESTED, pages=3, chunks=4, pages_ocr=(1, 2))
     assert found_in(scan) == "3 pages, 4 chunks; pages 1, 2 read by OCR"
     assert progress_text(12, 40, Step.OCR) == "reading page 12 of 40 (OCR)"
+    assert progress_text(3, 9, Step.READ) == "reading page 3 of 9"

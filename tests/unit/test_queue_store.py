@@ -95,7 +95,7 @@ def test_time_left_from_the_running_job_alone_and_unknown_before_it_starts():
     [
         (_job(1, JobState.QUEUED, 1), "waiting"),
         (_job(1, JobState.RUNNING, 1), "reading…"),
-        (_job(1, JobState.RUNNING, 1, pages_done=3, pages_total=9), "reading page 3 of 9 (OCR)"),
+        (_job(1, JobState.RUNNING, 1, pages_done=3, pages_total=9), "reading page 3 of 9"),
         (
             _job(
                 1, JobState.RUNNING, 1, pages_done=9, pages_total=9, chunks_done=4, chunks_total=8
