@@ -186,5 +186,6 @@ def test_a_scan_reports_each_page_it_reads_before_its_chunks_are_embedded(ingest
     scan = scanned_pdf(["Owls hunt at dusk.", "Bats hunt at night."], seed=5)
     outcome = ingestor.ingest_bytes("owls.pdf", scan, progress=lambda *step: seen.append(step))
     assert outcome.pages_ocr == (1, 2), outcome.reason
-    assert seen[:2] == [(1, 2, Step.OCR), (2, 2, Step.OCR)]
-    assert seen[2:] and all(step is Step.EMBED for *_, step in seen[2:])
+    # Each page as its text layer is read, then each page again by text recognition.
+    assert seen[:4] == [(1, 2, Step.READ), (2, 2, Step.READ), (1, 2, Step.OCR), (2, 2, Step.OCR)]
+    assert seen[4:] and all(step is Step.EMBED for *_, step in seen[4:])
