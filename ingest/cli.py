@@ -1,4 +1,8 @@
-"""Command line: `python -m ingest add|queue|cancel|work|beir|list|delete|reindex`."""
+"""Command line: `python -m ingest add|queue|cancel|work|beir|list|delete|reindex|kb`.
+
+Each command works on the default knowledge base, or on another with `--kb NAME`;
+`ingest kb` lists, creates, renames and deletes knowledge bases (see ingest/cli_kb.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ingest import cli_queue
+from ingest import cli_kb, cli_queue
 from ingest.beir import read_beir_corpus
 from ingest.files import IngestOutcome, Progress, Step, found_in, progress_text
 from ingest.pipeline import Ingestor
@@ -46,11 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     delete = commands.add_parser("delete", help="delete a document by id or file name")
     delete.add_argument("document")
     reindex = commands.add_parser(
-        "reindex", help="re-ingest the documents of another collection with the current embedder"
+        "reindex",
+        help="re-ingest the documents of another collection or knowledge base with the"
+        " current embedder (or the --kb knowledge base's settings)",
     )
     reindex.add_argument("source_collection")
     for sub in (add, queue, cancel, work, beir, listing, delete, reindex):
         add_store_arguments(sub)
+    cli_kb.add_kb_parser(commands)
     return parser
 
 
@@ -66,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         "list": _list,
         "delete": _delete,
         "reindex": _reindex,
+        "kb": cli_kb.run_kb,
     }
     return run(lambda: handlers[args.command](args))
 
@@ -92,9 +100,9 @@ def _with_progress(label: str, work: Callable[[Progress], IngestOutcome]) -> Ing
         return work(progress)
 
 
-def _report(outcomes: list[IngestOutcome], as_json: bool) -> None:
+def _report(outcomes: list[IngestOutcome], as_json: bool, extra: dict | None = None) -> None:
     if as_json:
-        print_json({"files": [o.as_dict() for o in outcomes]})
+        print_json({"files": [o.as_dict() for o in outcomes], **(extra or {})})
         return
     for o in outcomes:
         print(f"{o.status.value:9}  {o.path}  ({o.reason or found_in(o)})")
@@ -132,11 +140,12 @@ def _delete(args: argparse.Namespace) -> int:
 
 def _reindex(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    sources = read_catalog(settings, args.source_collection)
+    source = cli_kb.collection_named(settings, args.source_collection)
+    sources = read_catalog(settings, source)
     ingestor = Ingestor(open_engine(settings).library)
     outcomes = []
     for record in sources:
-        data = original_path(settings.data_dir, args.source_collection, record.doc_id).read_bytes()
+        data = original_path(settings.data_dir, source, record.doc_id).read_bytes()
         outcomes.append(
             _with_progress(record.name, partial(ingestor.ingest_bytes, record.name, data, None))
         )

@@ -1,5 +1,6 @@
 """The queue from the command line: `ingest add` queues files and ingests them, `ingest
 queue` shows the queue, `ingest cancel` stops jobs, `ingest work` runs what is queued.
+Each works on one knowledge base's queue (`--kb NAME`; `add --kb` creates a missing one).
 
 `add` runs the queue itself when the data folder is free. When another process holds it
 (the app is running on it), the files stay queued and that process's worker ingests them:
@@ -20,7 +21,15 @@ from ingest.files import FileStatus, IngestOutcome, supported_files
 from ingest.parsing import read_limited
 from ingest.pipeline import Ingestor
 from ingest.queue import Job, JobState, JobStore, QueueWorker, queue_eta
-from rag.commands.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json, settings_from
+from rag.commands.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Target,
+    print_json,
+    settings_from,
+    target_from,
+)
 from rag.config import Settings
 from rag.engine import open_engine
 from rag.errors import DataFolderInUseError, IngestError
@@ -35,7 +44,12 @@ def add(args: argparse.Namespace, report) -> int:
     if missing:
         print(f"error: no such file or folder: {', '.join(map(str, missing))}", file=sys.stderr)
         return EXIT_USAGE
-    settings = settings_from(args)
+    target = target_from(args, create=True)
+    settings = target.settings
+    if target.created:
+        print(
+            f"created knowledge base {target.kb.name!r} with the default settings", file=sys.stderr
+        )
     store = JobStore(settings)
     queued, refused = _enqueue(store, supported_files(args.paths), args.password, settings)
     outcomes = _run_here(settings, store, queued)
@@ -46,8 +60,18 @@ def add(args: argparse.Namespace, report) -> int:
             file=sys.stderr,
         )
         outcomes = []
-    report(refused + outcomes, args.json)
+    report(refused + outcomes, args.json, _knowledge_base_json(target))
     return EXIT_OK if all(o.ok for o in refused + outcomes) else EXIT_FAILED
+
+
+def _knowledge_base_json(target: Target) -> dict:
+    """With --kb, which knowledge base the files went to, and whether `add` created it."""
+    if target.kb is None:
+        return {}
+    kb = target.kb
+    return {
+        "knowledge_base": {"name": kb.name, "collection": kb.collection, "created": target.created}
+    }
 
 
 def _enqueue(

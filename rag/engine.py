@@ -7,10 +7,11 @@ the embedding model and the chat model are wired the same way everywhere. Ingest
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rag.chat.flow import ChatEngine, ModelFactory, chat_over_library
 from rag.config import Settings
+from rag.kb import KnowledgeBase, KnowledgeBases, embedder_fits, settings_for
 from rag.providers.chat_model import ChatModel, GenerationOptions, make_chat_model
 from rag.providers.embeddings import Embedder
 from rag.providers.rerankers import Reranker, make_reranker
@@ -25,6 +26,8 @@ class Engine:
     library: Library
     retriever: Retriever
     chat: ChatEngine
+    # The knowledge base it was opened on (its search defaults), or None for a collection.
+    knowledge_base: KnowledgeBase | None = None
 
     @property
     def settings(self) -> Settings:
@@ -61,6 +64,27 @@ def open_engine(
     return Engine(
         library, retriever, chat_over_library(library, retriever, settings, model_factory)
     )
+
+
+def open_knowledge_base(
+    settings: Settings,
+    name: str,
+    embedder: Embedder | None = None,
+    model_factory: ModelFactory = make_chat_model,
+) -> Engine:
+    """Open the engine of the knowledge base called `name` (case ignored) in the settings'
+    data folder: its collection, with its own model, distance, chunking and OCR.
+
+    KnowledgeBaseNotFoundError, listing the knowledge bases, if there is none of that name.
+    `embedder` is reused only when it is the knowledge base's model.
+    """
+    with KnowledgeBases.open(settings) as registry:
+        kb = registry.get(name)
+    kb_settings = settings_for(settings, kb)
+    if embedder is not None and not embedder_fits(embedder, kb_settings):
+        embedder = None
+    engine = open_engine(kb_settings, embedder, model_factory)
+    return replace(engine, knowledge_base=kb)
 
 
 def reranker_from(

@@ -25,7 +25,7 @@ from rag.commands.common import (
     print_json,
     run,
     search_options_from,
-    settings_from,
+    target_from,
 )
 from rag.engine import open_engine
 from rag.errors import QuestionTooLongError
@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag.ask", description=__doc__)
     parser.add_argument("question")
     add_search_arguments(parser)
-    parser.add_argument("--model", help="chat model name (default: RAG_CHAT_MODEL)")
+    parser.add_argument(
+        "--model", help="chat model name (default: the knowledge base's, or RAG_CHAT_MODEL)"
+    )
     add_store_arguments(parser)
     return parser
 
@@ -56,9 +58,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    options = ChatOptions(search_options_from(args, settings), GenerationOptions(args.model))
-    with open_engine(settings) as engine:
+    target = target_from(args)
+    # A knowledge base may name its own chat model; --model still wins.
+    model = args.model or (target.kb.search.chat_model if target.kb else None)
+    search = search_options_from(args, target.settings, target.kb)
+    options = ChatOptions(search, GenerationOptions(model))
+    with open_engine(target.settings) as engine:
         try:
             stream = engine.chat.ask(args.question, (), options)
         except QuestionTooLongError as exc:

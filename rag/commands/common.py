@@ -7,31 +7,58 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.config import Settings, load_settings
 from rag.errors import RagError, SettingsError
+from rag.kb import KnowledgeBase, KnowledgeBases, settings_for
 from rag.results import Fusion, SearchMode, SearchOptions, VectorIndex
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a command works on: the settings, and the knowledge base chosen with --kb
+    (None without it), `created` when the command made it."""
+
+    settings: Settings
+    kb: KnowledgeBase | None = None
+    created: bool = False
+
+
 def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    """--data-dir, --collection and --json, which every command takes."""
+    """--data-dir, --collection or --kb, and --json, which every command takes."""
     parser.add_argument("--data-dir", type=Path, help="data folder (default: RAG_DATA_DIR)")
-    parser.add_argument("--collection", help="collection name (default: RAG_COLLECTION)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--collection", help="collection name (default: RAG_COLLECTION)")
+    where.add_argument(
+        "--kb",
+        metavar="NAME",
+        help="knowledge base, by name (default: the default one, RAG_COLLECTION's)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def add_search_arguments(parser: argparse.ArgumentParser) -> None:
-    """How to search: mode, -k, fusion, vector index, documents and the reranker."""
-    parser.add_argument("--mode", choices=[m.value for m in SearchMode], default="hybrid")
-    parser.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    """How to search: mode, -k, fusion, vector index, documents and the reranker.
+
+    Mode, -k and fusion default to None ("not given"), so that a knowledge base's own
+    defaults apply where the user chose nothing (see `search_options_from`).
+    """
+    parser.add_argument(
+        "--mode",
+        choices=[m.value for m in SearchMode],
+        help="which retrievers run (default: hybrid, or the knowledge base's)",
+    )
+    parser.add_argument(
+        "-k", type=int, help="how many chunks (default: 5, or the knowledge base's)"
+    )
     parser.add_argument(
         "--fusion",
         choices=[f.value for f in Fusion],
-        default=SearchOptions().fusion.value,
-        help="how hybrid mode merges the two lists",
+        help="how hybrid mode merges the two lists (default: relative, or the knowledge base's)",
     )
     parser.add_argument(
         "--vector-index",
@@ -45,20 +72,24 @@ def add_search_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_search_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Exit with a usage error (2) for -k or --rerank-candidates below 1."""
-    if args.k < 1:
+    if args.k is not None and args.k < 1:
         parser.error("-k must be at least 1")
     check_rerank_arguments(parser, args)
 
 
-def search_options_from(args: argparse.Namespace, settings: Settings) -> SearchOptions:
-    """The search options the flags of `add_search_arguments` chose."""
-    return SearchOptions(
-        mode=SearchMode(args.mode),
-        k=args.k,
-        fusion=args.fusion,
+def search_options_from(
+    args: argparse.Namespace, settings: Settings, kb: KnowledgeBase | None = None
+) -> SearchOptions:
+    """The search options the flags of `add_search_arguments` chose; where a flag was not
+    given, the knowledge base's default (or, without one, the app's)."""
+    defaults = kb.search.options() if kb is not None else SearchOptions()
+    given = {"mode": args.mode, "k": args.k, "fusion": args.fusion}
+    return replace(
+        defaults,
+        **{name: value for name, value in given.items() if value is not None},
         doc_ids=tuple(args.document),
         vector_index=args.vector_index,
-        **rerank_choices(args, settings),
+        **rerank_choices(args, settings, kb),
     )
 
 
@@ -85,18 +116,38 @@ def check_rerank_arguments(parser: argparse.ArgumentParser, args: argparse.Names
         parser.error("--rerank-candidates must be at least 1")
 
 
-def rerank_choices(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
-    """The reranking fields of SearchOptions: the flags, else what the settings say."""
-    rerank = settings.rerank_provider is not None if args.rerank is None else args.rerank
+def rerank_choices(
+    args: argparse.Namespace, settings: Settings, kb: KnowledgeBase | None = None
+) -> dict[str, object]:
+    """The reranking fields of SearchOptions: the flags, else the knowledge base's default,
+    else what the settings say."""
+    default = kb.search.rerank if kb is not None else settings.rerank_provider is not None
+    rerank = default if args.rerank is None else args.rerank
     candidates = args.rerank_candidates or settings.rerank_candidates
     return {"rerank": rerank, "rerank_candidates": candidates}
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """Settings from the environment, with the command's flags on top."""
+    """Settings from the environment, with the command's flags on top (a knowledge base's
+    own settings with --kb)."""
+    return target_from(args).settings
+
+
+def target_from(args: argparse.Namespace, create: bool = False) -> Target:
+    """The settings and knowledge base the flags choose. An unknown --kb is a usage error
+    (KnowledgeBaseNotFoundError, listing the knowledge bases), or with `create` a new
+    knowledge base with the default settings."""
     settings = load_settings()
-    overrides = {"data_dir": args.data_dir, "collection": args.collection}
-    return settings.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = {"data_dir": args.data_dir, "collection": getattr(args, "collection", None)}
+    settings = settings.with_overrides(**{k: v for k, v in overrides.items() if v is not None})
+    name = getattr(args, "kb", None)
+    if name is None:
+        return Target(settings)
+    with KnowledgeBases.open(settings) as registry:
+        kb = registry.find(name)
+        created = kb is None and create
+        kb = registry.create(name) if created else registry.get(name)
+    return Target(settings_for(settings, kb), kb, created)
 
 
 def print_json(data: object) -> None:

@@ -6,9 +6,10 @@
 Both take --rerank/--no-rerank and --rerank-candidates N (reranking is on by default when
 RAG_RERANK_PROVIDER is set); the report's settings record which reranker ran.
 
-Each first loads its documents into a collection of its own (beir-<folder>, qa-<folder>)
-with `python -m ingest` in a process of its own (evaluation only reads a collection; later
-runs reuse it without embedding again), then searches once per mode.
+Each first loads its documents into a collection of its own (beir-<folder>, qa-<folder>),
+or with --kb NAME into that knowledge base (whose search defaults then apply), with
+`python -m ingest` in a process of its own (evaluation only reads a collection; later runs
+reuse it without embedding again), then searches once per mode.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -32,13 +34,14 @@ from rag.commands.common import (
     print_json,
     rerank_choices,
     run,
-    settings_from,
+    target_from,
 )
 from rag.config import Settings
 from rag.engine import open_engine
 from rag.errors import EvalDataError, SettingsError
 from rag.eval.runs import EvalReport, evaluate_beir, evaluate_qa, missing_sources
 from rag.eval.sets import read_beir, read_qa
+from rag.kb import KnowledgeBase
 from rag.results import Fusion, SearchMode, SearchOptions
 
 ALL_MODES = "all"
@@ -66,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--fusion",
             choices=[f.value for f in Fusion],
-            default=SearchOptions().fusion.value,
-            help="how hybrid mode merges the two lists",
+            help="how hybrid mode merges the two lists (default: relative, or the knowledge"
+            " base's)",
         )
         add_rerank_arguments(sub)
         add_store_arguments(sub)
@@ -85,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
 def _beir(args: argparse.Namespace) -> int:
     data = read_beir(args.folder, args.split, args.qrels)
     _name_collection(args, f"beir-{data.name}")
+    target = target_from(args)
     loaded = _load(args, "beir", str(args.folder))
-    settings = settings_from(args)
-    retriever = open_engine(settings).retriever
-    options = _options(args, settings)
+    retriever = open_engine(target.settings).retriever
+    options = _options(args, target.settings, target.kb)
     with _bar("searching", "query") as bar:
         report = evaluate_beir(retriever, data, _modes(args), options, _mode_updater(bar))
     return _finish(report, loaded, args.json)
@@ -100,9 +103,9 @@ def _qa(args: argparse.Namespace) -> int:
         print(f"error: no such folder: {args.docs}", file=sys.stderr)
         return EXIT_USAGE
     _name_collection(args, f"qa-{args.docs.resolve().name}")
+    target = target_from(args)
     loaded = _load(args, "add", str(args.docs))
-    settings = settings_from(args)
-    retriever = open_engine(settings).retriever
+    retriever = open_engine(target.settings).retriever
     names = {d.name for d in retriever.library.documents()}
     for source in missing_sources(items, names):
         print(f"warning: no document named {source!r} in {args.docs}", file=sys.stderr)
@@ -112,14 +115,14 @@ def _qa(args: argparse.Namespace) -> int:
             items,
             args.questions.name,
             _modes(args),
-            _options(args, settings),
+            _options(args, target.settings, target.kb),
             _mode_updater(bar),
         )
     return _finish(report, loaded, args.json)
 
 
 def _name_collection(args: argparse.Namespace, default_collection: str) -> None:
-    if args.collection is None:
+    if args.collection is None and args.kb is None:
         args.collection = collection_name(default_collection)
 
 
@@ -129,7 +132,8 @@ def _load(args: argparse.Namespace, command: str, path: str) -> list[dict]:
     A separate process: ingestion is the `ingest` package's job, and the embedded data folder
     admits one writer at a time, so it must have finished before this process opens it.
     """
-    flags = ["--collection", args.collection, "--json"]
+    where = ["--kb", args.kb] if args.kb is not None else ["--collection", args.collection]
+    flags = [*where, "--json"]
     if args.data_dir is not None:
         flags += ["--data-dir", str(args.data_dir)]
     done = subprocess.run(
@@ -138,7 +142,7 @@ def _load(args: argparse.Namespace, command: str, path: str) -> list[dict]:
         text=True,
         check=False,
     )
-    failure = f"could not load {path} into {args.collection} (see above)"
+    failure = f"could not load {path} into {args.kb or args.collection} (see above)"
     if done.returncode == EXIT_USAGE:
         raise SettingsError(failure)
     # Exit 1 with a report: some files failed; without one, the command itself failed.
@@ -157,8 +161,14 @@ def _modes(args: argparse.Namespace) -> tuple[SearchMode, ...]:
     return tuple(SearchMode) if args.mode == ALL_MODES else (SearchMode(args.mode),)
 
 
-def _options(args: argparse.Namespace, settings: Settings) -> SearchOptions:
-    return SearchOptions(fusion=Fusion(args.fusion), **rerank_choices(args, settings))
+def _options(
+    args: argparse.Namespace, settings: Settings, kb: KnowledgeBase | None
+) -> SearchOptions:
+    # The mode and depth are the evaluation's own; fusion, weights and reranking follow the
+    # flags, else the knowledge base's defaults.
+    defaults = kb.search.options() if kb is not None else SearchOptions()
+    fusion = Fusion(args.fusion) if args.fusion is not None else defaults.fusion
+    return replace(defaults, fusion=fusion, **rerank_choices(args, settings, kb))
 
 
 def _finish(report: EvalReport, loaded: list[dict], as_json: bool) -> int:

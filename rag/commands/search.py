@@ -1,5 +1,6 @@
 """Command line: `python -m rag.search "QUERY" [--mode vector|bm25|hybrid] [-k N] [--json]`
-[--rerank/--no-rerank] [--rerank-candidates N]."""
+[--rerank/--no-rerank] [--rerank-candidates N] [--kb NAME]. With --kb, the knowledge base's
+search defaults apply where no flag says otherwise."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rag.commands.common import (
     print_json,
     run,
     search_options_from,
-    settings_from,
+    target_from,
 )
 from rag.engine import open_engine
 from rag.results import (
@@ -44,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
-    options = search_options_from(args, settings)
-    with open_engine(settings) as engine:
+    target = target_from(args)
+    options = search_options_from(args, target.settings, target.kb)
+    with open_engine(target.settings) as engine:
         result = engine.retriever.search(args.query, options)
     if args.json:
         print_json(result.as_dict())

@@ -8,6 +8,10 @@ Chroma server share one list of documents.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -29,6 +33,9 @@ from rag.stores.protocols import VectorHit
 # (cosine, inner product or l2) comes from the collection's distance.
 HNSW_SETTINGS = {"max_neighbors": 32, "ef_construction": 200, "ef_search": 200}
 CATALOG_SUFFIX = "-catalog"
+# A segment's folder is named by its UUID; nothing else in Chroma's folder is removed.
+_SEGMENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+log = logging.getLogger(__name__)
 # Chroma needs a vector on every record; catalog records are never searched by vector.
 _CATALOG_VECTOR = [1.0]
 _CHUNK_FIELDS = ["documents", "metadatas"]
@@ -78,6 +85,48 @@ def collection_metadata(client: ClientAPI, name: str) -> dict:
 def catalog_records(client: ClientAPI, name: str) -> list[DocumentRecord]:
     """Every record of a collection's catalog; StoreError if it has none."""
     return _records_of(_existing(client, name + CATALOG_SUFFIX))
+
+
+def drop_collections(settings: Settings, collections: Sequence[str]) -> list[Path]:
+    """Delete collections and their catalogs from Chroma; the folders of their vector
+    files that embedded Chroma leaves behind, for the caller to remove. StoreError when
+    Chroma refuses."""
+    client = connect(settings)
+    names = {n for name in collections for n in (name, name + CATALOG_SUFFIX)}
+    try:
+        doomed = [c for c in client.list_collections() if c.name in names]
+        folders = [] if settings.server_mode else _segment_folders(settings, doomed)
+        for collection in doomed:
+            client.delete_collection(collection.name)
+    except Exception as exc:  # chromadb raises plain ValueError/ConnectionError variants
+        raise StoreError(f"Chroma could not remove the collection: {exc}") from exc
+    return folders
+
+
+def _segment_folders(settings: Settings, collections: list) -> list[Path]:
+    """The folders of the collections' vector segments in embedded Chroma.
+
+    Embedded Chroma (1.x) forgets a deleted collection but leaves its HNSW files on disk
+    (chroma-core/chroma#5520), so a deleted knowledge base's vectors would stay there for
+    good. Its segments are listed in Chroma's own SQLite file; reading that layout is a
+    guess about another program's files, so a layout not understood only leaves the
+    folders behind, with a warning.
+    """
+    chroma = settings.data_dir / "chroma"
+    ids = [str(collection.id) for collection in collections]
+    if not ids or not (chroma / "chroma.sqlite3").is_file():
+        return []
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{(chroma / 'chroma.sqlite3').resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            marks = ", ".join("?" * len(ids))
+            rows = db.execute(f"SELECT id FROM segments WHERE collection IN ({marks})", ids)
+            segments = [row[0] for row in rows]
+    except sqlite3.Error as exc:
+        log.warning("The vector files of %s stay in the data folder: %s", ids, exc)
+        return []
+    return [chroma / s for s in segments if _SEGMENT_ID.match(s) and (chroma / s).is_dir()]
 
 
 def _existing(client: ClientAPI, name: str) -> Collection:

@@ -1,0 +1,258 @@
+"""The knowledge bases of a data folder, listed in `<data>/knowledge_bases.sqlite`.
+
+One row per knowledge base: its name, the collection behind it, its owner, when it was
+made, and its settings as JSON. A rename changes the row only: the collection, its files
+and its lexical index keep their names, so it is instant and cannot lose anything.
+
+The first open of a data folder registers what is already there (see `register_found`),
+with no re-embedding. The default knowledge base is the one whose collection the settings
+name (RAG_COLLECTION, "documents" unless set): the app and the command lines open it when
+no other is chosen, so it always exists and cannot be deleted; it may be renamed or
+emptied.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from rag.config import Settings
+from rag.errors import DataFolderReadOnlyError, StoreError
+from rag.kb.errors import (
+    IndexSettingsLockedError,
+    KnowledgeBaseError,
+    KnowledgeBaseNameError,
+    KnowledgeBaseNotFoundError,
+    KnowledgeBaseSettingsError,
+)
+from rag.kb.found import found_collections, register_found
+from rag.kb.model import (
+    IndexSettings,
+    KbSearchDefaults,
+    KnowledgeBase,
+    index_fields,
+    search_fields,
+)
+from rag.kb.names import clean_name, name_key, new_collection_name
+from rag.kb.removal import remove_collection
+from rag.kb.storage import COLUMNS, RegistryFile, from_row, insert
+from rag.stores.collections import CollectionInfo
+from rag.stores.folder_lock import lock_folder
+
+REGISTRY_FILE = "knowledge_bases.sqlite"
+
+
+class KnowledgeBases:
+    """The list of knowledge bases of a data folder; safe to share between threads.
+
+    `KnowledgeBases.open(settings)` also registers what the data folder already holds.
+    """
+
+    def __init__(self, settings: Settings, path: Path | None = None) -> None:
+        self.settings = settings
+        self._file = RegistryFile(path or settings.data_dir / REGISTRY_FILE)
+
+    @classmethod
+    def open(cls, settings: Settings) -> KnowledgeBases:
+        """The registry of the settings' data folder, with every collection found there
+        registered and the default knowledge base present."""
+        registry = cls(settings)
+        try:
+            registry.register_found(lambda: found_collections(settings, registry.read_only))
+        except BaseException:
+            registry.close()
+            raise
+        return registry
+
+    @property
+    def read_only(self) -> bool:
+        """True when the data folder cannot be written: the list is read, never changed."""
+        return self._file.read_only
+
+    def close(self) -> None:
+        """Close the registry's file."""
+        self._file.close()
+
+    def __enter__(self) -> KnowledgeBases:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    # Reading ------------------------------------------------------------------------------
+
+    def list(self) -> list[KnowledgeBase]:
+        """Every knowledge base, by name (case ignored)."""
+        rows = self._file.read(f"SELECT {COLUMNS} FROM knowledge_bases ORDER BY name_key")
+        return [from_row(row) for row in rows]
+
+    def find(self, name: str) -> KnowledgeBase | None:
+        """The knowledge base of this name (case ignored), or None."""
+        rows = self._file.read(
+            f"SELECT {COLUMNS} FROM knowledge_bases WHERE name_key = ?", (name_key(name),)
+        )
+        return from_row(rows[0]) if rows else None
+
+    def get(self, name: str) -> KnowledgeBase:
+        """The knowledge base of this name (case ignored); KnowledgeBaseNotFoundError,
+        listing the names there are, if none."""
+        found = self.find(name)
+        if found is None:
+            names = ", ".join(repr(kb.name) for kb in self.list()) or "none"
+            raise KnowledgeBaseNotFoundError(
+                f"No knowledge base named {name!r}. Knowledge bases: {names}"
+            )
+        return found
+
+    def default(self) -> KnowledgeBase:
+        """The knowledge base of the settings' collection (RAG_COLLECTION)."""
+        rows = self._file.read(
+            f"SELECT {COLUMNS} FROM knowledge_bases WHERE collection = ?",
+            (self.settings.collection,),
+        )
+        if not rows:
+            raise StoreError("The default knowledge base is not registered; open the registry")
+        return from_row(rows[0])
+
+    def is_default(self, kb: KnowledgeBase) -> bool:
+        """Whether `kb` is the one the app and the command lines open by default."""
+        return kb.collection == self.settings.collection
+
+    # Changing -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        name: str,
+        index: IndexSettings | None = None,
+        search: KbSearchDefaults | None = None,
+        owner: str | None = None,
+    ) -> KnowledgeBase:
+        """A new, empty knowledge base; by default with the settings' index settings and
+        the app's search defaults. KnowledgeBaseNameError if the name is bad or taken."""
+        self._refuse_if_read_only()
+        name = clean_name(name)
+        with self._file.transaction() as db:
+            _refuse_taken(db, name)
+            taken = {row[0] for row in db.execute("SELECT collection FROM knowledge_bases")}
+            kb = KnowledgeBase(
+                name=name,
+                collection=new_collection_name(name, taken),
+                owner=owner,
+                created_at=time.time(),
+                index=index or IndexSettings.from_settings(self.settings),
+                search=search or KbSearchDefaults.from_settings(self.settings),
+            )
+            insert(db, kb)
+        return kb
+
+    def rename(self, name: str, new_name: str) -> KnowledgeBase:
+        """Give a knowledge base another name; its documents and collection stay as they are."""
+        self._refuse_if_read_only()
+        new_name = clean_name(new_name)
+        with self._file.transaction() as db:
+            kb = self._get_in(db, name)
+            _refuse_taken(db, new_name, kb.collection)
+            db.execute(
+                "UPDATE knowledge_bases SET name = ?, name_key = ? WHERE collection = ?",
+                (new_name, name_key(new_name), kb.collection),
+            )
+        return replace(kb, name=new_name)
+
+    def update(self, name: str, **changes: object) -> KnowledgeBase:
+        """Change search defaults (mode, fusion, weights, k, rerank, chat_model,
+        answer_language). IndexSettingsLockedError for a setting that shapes the index."""
+        self._refuse_if_read_only()
+        with self._file.transaction() as db:
+            kb = self._get_in(db, name)
+            _check_changes(kb, changes)
+            updated = replace(kb, search=replace(kb.search, **changes))
+            db.execute(
+                "UPDATE knowledge_bases SET settings = ? WHERE collection = ?",
+                (json.dumps(updated.settings_json()), kb.collection),
+            )
+        return updated
+
+    def delete(self, name: str) -> KnowledgeBase:
+        """Remove a knowledge base: its row first (so that a crash part-way never leaves a
+        listed knowledge base with half its data), then its collection, lexical index,
+        original files and queue. The default one cannot be deleted.
+
+        The data folder is taken for the time it takes, so a knowledge base is never
+        deleted under another process (DataFolderInUseError); in this process, close its
+        engine first.
+        """
+        self._refuse_if_read_only()
+        kb = self.get(name)
+        if self.is_default(kb):
+            raise KnowledgeBaseError(_default_kept(kb, self.settings))
+        folder = lock_folder(self.settings.data_dir)
+        try:
+            with self._file.transaction() as db:
+                db.execute("DELETE FROM knowledge_bases WHERE collection = ?", (kb.collection,))
+            remove_collection(self.settings.with_overrides(collection=kb.collection))
+        finally:
+            folder.release()
+        return kb
+
+    def register_found(self, found: Callable[[], Sequence[CollectionInfo]]) -> None:
+        """Register what the data folder holds, once, and the default knowledge base
+        (see rag.kb.found); `found` lists the collections, called only when needed."""
+        with self._file.transaction() as db:
+            register_found(db, self.settings, found)
+
+    def _get_in(self, db: sqlite3.Connection, name: str) -> KnowledgeBase:
+        row = db.execute(
+            f"SELECT {COLUMNS} FROM knowledge_bases WHERE name_key = ?", (name_key(name),)
+        ).fetchone()
+        if row is None:
+            return self.get(name)  # raises, listing the names there are
+        return from_row(row)
+
+    def _refuse_if_read_only(self) -> None:
+        if self.read_only:
+            raise DataFolderReadOnlyError(
+                "The data folder is read-only: knowledge bases can be searched, not created,"
+                " renamed, changed or deleted"
+            )
+
+
+def _refuse_taken(db: sqlite3.Connection, name: str, own_collection: str | None = None) -> None:
+    row = db.execute(
+        "SELECT name, collection FROM knowledge_bases WHERE name_key = ?", (name_key(name),)
+    ).fetchone()
+    if row is not None and row[1] != own_collection:
+        raise KnowledgeBaseNameError(
+            f"A knowledge base named {row[0]!r} already exists (names are compared without"
+            " regard to case)"
+        )
+
+
+def _check_changes(kb: KnowledgeBase, changes: dict[str, object]) -> None:
+    locked = sorted(set(changes) & index_fields())
+    if locked:
+        it = "it shapes" if len(locked) == 1 else "they shape"
+        raise IndexSettingsLockedError(
+            f"{', '.join(locked)} cannot change: {it} the index of {kb.name!r}, whose"
+            " documents were cut and embedded with it. Create a new knowledge base with the"
+            " settings you want and re-index into it (python -m ingest kb create NEW ...,"
+            f" then python -m ingest reindex {kb.collection} --kb NEW)"
+        )
+    unknown = sorted(set(changes) - search_fields())
+    if unknown:
+        raise KnowledgeBaseSettingsError(
+            f"No such setting of a knowledge base: {', '.join(unknown)}; the ones that may"
+            f" change are {', '.join(sorted(search_fields()))}"
+        )
+
+
+def _default_kept(kb: KnowledgeBase, settings: Settings) -> str:
+    return (
+        f"{kb.name!r} is the default knowledge base (RAG_COLLECTION={settings.collection}),"
+        " which the app and the command lines open when none is chosen, so it cannot be"
+        " deleted. Delete its documents instead, or set RAG_COLLECTION to another knowledge"
+        " base's collection first"
+    )
