@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # Chunks embedded and written per step; small enough to report progress often.
 WRITE_BATCH = 128
+# One embedding at a time in the process: the model already uses every core, so the
+# queues of several knowledge bases take turns rather than slow each other down.
+_EMBEDDING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Ingestor:
         self._busy: dict[str, tuple[threading.Lock, int]] = {}
         # Held while a file's chunks are embedded; a file still being read embeds ahead
         # only while it is free.
-        self._embedder = threading.Lock()
+        self._embedder = _EMBEDDING
         self._limits = parse_limits(library.settings)
         self._max_bytes = library.settings.max_upload_mb * 1024 * 1024
 
@@ -248,9 +251,10 @@ class Ingestor:
             if progress and "page" in message:
                 progress(message["page"][0], message["page"][1], Step.READ)
 
-        library = self._library
-        chunk = lambda parsed: self._chunk(source, parsed).chunks  # noqa: E731
-        ahead = Speculation(chunk, library.embed_passages, self._embedder)
+        def chunk(parsed: ParsedFile) -> list[Chunk]:
+            return self._chunk(source, parsed).chunks
+
+        ahead = Speculation(chunk, self._library.embed_passages, self._embedder)
         try:
             parsed = parse_file(name, data, password, self._limits, recognising, listen)
         finally:

@@ -7,48 +7,62 @@ import logging
 import streamlit as st
 
 from pages import widgets
-from pages.common import chat_engine, engine
+from pages.common import chat_engine, current_kb, engine
 from rag.answers import Answer, AnswerKind
 from rag.chat.export import conversation_json, conversation_markdown
 from rag.chat.flow import HOW_TO_CONFIGURE, ChatOptions
 from rag.chat.limits import QuestionLimiter
 from rag.config import Settings
 from rag.errors import RagError
+from rag.kb import KbSearchDefaults
 from rag.providers.chat_model import GenerationOptions
 from rag.results import SearchMode, SearchOptions, VectorIndex
 from rag.safe_text import escape_markdown
 from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
+# The sidebar's widgets that start from the knowledge base (its defaults, its documents and
+# its distance), and the selected answer: drawn again when another one is chosen.
+FOLLOW_KB = (
+    *("mode", "k", "fusion", "vw", "bw", "rerank", "rerank_candidates", "model"),
+    *("min_vector", "min_bm25", "doc_ids", "selected"),
+)
+widgets.knowledge_base_picker()
 library, _, _ = engine()
 chat = chat_engine()
-answers: list[Answer] = st.session_state.setdefault("answers", [])
+kb = current_kb()
+widgets.follow_defaults("chat_follows", (kb.collection, kb.search), FOLLOW_KB)
+# One conversation per knowledge base: its citations point into its documents.
+conversations: dict[str, list[Answer]] = st.session_state.setdefault("conversations", {})
+answers = conversations.setdefault(kb.collection, [])
 if "question_limiter" not in st.session_state:
     st.session_state["question_limiter"] = QuestionLimiter.from_settings(library.settings)
 limiter: QuestionLimiter = st.session_state["question_limiter"]
 
 
-def sidebar_options(library: Library) -> ChatOptions:
-    """The retrieval and generation settings chosen in the sidebar."""
+def sidebar_options(library: Library, defaults: KbSearchDefaults) -> ChatOptions:
+    """The retrieval and generation settings chosen in the sidebar, starting from the
+    knowledge base's defaults."""
     with st.sidebar:
         st.header("Retrieval")
-        search = search_options(library)
+        search = search_options(library, defaults)
         st.header("Answer")
-        generation = generation_options(library.settings)
+        generation = generation_options(library.settings, defaults.chat_model)
     return ChatOptions(search, generation)
 
 
-def search_options(library: Library) -> SearchOptions:
+def search_options(library: Library, defaults: KbSearchDefaults) -> SearchOptions:
     """Mode, top k, fusion, vector index, weights, minimum scores and a document filter."""
-    mode = st.radio("Search mode", [m.value for m in SearchMode], index=2, key="mode")
-    k = st.slider("Top k", 1, 20, 5, key="k")
-    fusion = widgets.fusion_choice("fusion")
+    modes = [m.value for m in SearchMode]
+    mode = st.radio("Search mode", modes, index=modes.index(defaults.mode), key="mode")
+    k = st.slider("Top k", 1, max(20, defaults.k), defaults.k, key="k")
+    fusion = widgets.fusion_choice("fusion", defaults.fusion)
     vector_index = vector_index_choice()
-    vector_weight, bm25_weight = widgets.fusion_weights("", " (fusion)")
+    vector_weight, bm25_weight = widgets.fusion_weights("", " (fusion)", defaults.options())
     min_vector = widgets.vector_threshold(library.distance, key="min_vector")
     min_bm25 = st.number_input("Minimum BM25 score", 0.0, None, None, 0.5, key="min_bm25")
     doc_ids = document_filter(library)
-    rerank = widgets.rerank_choice(library.settings, "rerank")
+    rerank = widgets.rerank_choice(library.settings, "rerank", defaults.rerank)
     return SearchOptions(
         mode=SearchMode(mode),
         k=k,
@@ -85,10 +99,12 @@ def document_filter(library: Library) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def generation_options(settings: Settings) -> GenerationOptions:
-    """Model, temperature and answer length; disabled without a configured model."""
+def generation_options(settings: Settings, kb_model: str | None = None) -> GenerationOptions:
+    """Model (the knowledge base's, else the configured one), temperature and answer
+    length; disabled without a configured model."""
     disabled = not settings.llm_configured
-    model = st.text_input("Model", settings.chat_model or "", disabled=disabled, key="model")
+    model = kb_model or settings.chat_model or ""
+    model = st.text_input("Model", model, disabled=disabled, key="model")
     temperature = st.slider(
         "Temperature", 0.0, 2.0, settings.chat_temperature, 0.05, disabled=disabled
     )
@@ -198,7 +214,7 @@ def side_panel(answer: Answer) -> None:
         widgets.trace(answer)
 
 
-options = sidebar_options(library)
+options = sidebar_options(library, kb.search)
 conversation_tools()
 chat_column, panel_column = st.columns([3, 2], gap="large")
 with chat_column:

@@ -1,10 +1,13 @@
-"""What every page shares: settings, and the engine opened once per process.
+"""What every page shares: settings, the knowledge base chosen in the sidebar, and its
+engine, opened once per process.
 
-`st.cache_resource` shares one engine between all sessions (the library and retriever are
-thread-safe), with its ingestion queue, whose worker thread ingests uploads in the
-background while every session searches and chats. The embedding model is cached on its
-own, so a change of data folder (as in tests) reopens the stores without reloading the
-model.
+`st.cache_resource` holds one `KbEngines` per data folder, shared by all sessions: the
+engine of each knowledge base (the library and retriever are thread-safe) with its
+ingestion queue, whose worker thread ingests uploads in the background while every session
+searches and chats, and the thread that opens knowledge bases with files queued by the
+command line (see pages.kb_engines). The embedding model is cached on its own, keyed by
+model, so knowledge bases built with the same model share it, and a change of data folder
+(as in tests) reopens the stores without reloading it.
 """
 
 from __future__ import annotations
@@ -18,15 +21,21 @@ import streamlit as st
 from ingest.pipeline import Ingestor
 from ingest.queue import IngestQueue, JobStore
 from ingest.viewer import PageViewer
+from pages.kb_engines import KbEngines, OpenedKb
 from rag.chat.flow import ChatEngine
 from rag.config import Settings, load_settings
-from rag.engine import Engine, open_engine
+from rag.engine import open_engine
 from rag.errors import RagError
+from rag.kb import KnowledgeBase, KnowledgeBases
 from rag.providers.embeddings import Embedder, make_embedder
 from rag.search.retriever import Retriever
 from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
+
+# The session's choice of knowledge base, kept by the sidebar's picker (pages.widgets): a
+# collection, which a rename leaves as it is.
+CHOICE_KEY = "kb"
 
 
 def settings() -> Settings:
@@ -35,44 +44,55 @@ def settings() -> Settings:
         return load_settings()
 
 
+def registry() -> KnowledgeBases:
+    """The list of knowledge bases of the data folder (shared, thread-safe)."""
+    return _engines().registry
+
+
+def knowledge_bases() -> list[KnowledgeBase]:
+    """Every knowledge base of the data folder, the default one first."""
+    kbs = registry()
+    with guarded():
+        listed, default = kbs.list(), kbs.default()
+    return [default, *(kb for kb in listed if kb.collection != default.collection)]
+
+
+def current_kb(bases: list[KnowledgeBase] | None = None) -> KnowledgeBase:
+    """The knowledge base this session works on, of `bases` (by default, all of them, as
+    `knowledge_bases` lists them): the one chosen in the sidebar, or the default one (also
+    when the chosen one has been deleted)."""
+    bases = bases or knowledge_bases()
+    chosen = st.session_state.get(CHOICE_KEY)
+    return next((kb for kb in bases if kb.collection == chosen), bases[0])
+
+
 def engine() -> tuple[Library, Ingestor, Retriever]:
-    """The library, its ingestor and retriever (thread-safe, shared across sessions)."""
-    shared, ingestor = _shared()
-    return shared.library, ingestor, shared.retriever
+    """The chosen knowledge base's library, ingestor and retriever (shared by sessions)."""
+    opened = _opened()
+    return opened.engine.library, opened.ingestor, opened.engine.retriever
 
 
 def ingest_queue() -> IngestQueue | None:
-    """The shared library's ingestion queue; None when the data folder is read-only."""
-    return _opened()[2]
-
-
-def _shared() -> tuple[Engine, Ingestor]:
-    engine, ingestor, _ = _opened()
-    return engine, ingestor
-
-
-def _opened() -> tuple[Engine, Ingestor, IngestQueue | None]:
-    current = settings()
-    with guarded():
-        return _open_engine(repr(current), current)
+    """The chosen knowledge base's ingestion queue; None when the data folder is read-only."""
+    return _opened().queue
 
 
 def page_viewer() -> PageViewer:
-    """The viewer of the shared library's documents (it keeps drawn pages in memory)."""
-    current = settings()
-    with guarded():
-        return _viewer(repr(current), current)
-
-
-@st.cache_resource(show_spinner=False, max_entries=1)
-def _viewer(key: str, _settings: Settings) -> PageViewer:
-    # Keyed like the engine, so a change of data folder gets a viewer of the new library.
-    return PageViewer(_open_engine(key, _settings)[0].library)
+    """The viewer of the chosen knowledge base's documents (it keeps drawn pages in memory)."""
+    return _opened().viewer
 
 
 def chat_engine() -> ChatEngine:
-    """The chat flow over the shared library."""
-    return _shared()[0].chat
+    """The chat flow over the chosen knowledge base."""
+    return _opened().engine.chat
+
+
+def delete_knowledge_base(kb: KnowledgeBase) -> None:
+    """Close the knowledge base's engine and stop its queue's worker, then delete it with
+    its documents, files and queue; our own errors are raised for the page to show."""
+    engines = _engines()
+    with engines.closed(kb.collection):
+        engines.registry.delete(kb.name)
 
 
 @contextmanager
@@ -91,30 +111,58 @@ def guarded(stop: bool = True) -> Iterator[None]:
             st.stop()
 
 
-@st.cache_resource(show_spinner="Loading the embedding model…")
+def clear_engine() -> None:
+    """Close every engine (tests switch data folders); the models stay loaded."""
+    _open_engines.clear()
+
+
+def _opened() -> OpenedKb:
+    engines, kb = _engines(), current_kb()
+    found = engines.opened(kb)
+    if found is not None:
+        return found
+    with guarded(), st.spinner("Opening the document library…"):
+        return engines.get(kb)
+
+
+def _engines() -> KbEngines:
+    current = settings()
+    with guarded():
+        return _open_engines(repr(current), current)
+
+
+def _close_engines(engines: KbEngines) -> None:
+    engines.close()
+
+
+# One set of engines per process: settings that change (an edited .env) replace it, and
+# its queues' workers stop, so two workers never write one data folder. No spinner: the
+# watcher thread, which has no page to show one on, opens engines too.
+@st.cache_resource(show_spinner=False, max_entries=1, on_release=_close_engines)
+def _open_engines(key: str, _settings: Settings) -> KbEngines:
+    engines = KbEngines(_settings, _open_one)
+    if not engines.registry.read_only:
+        # Only the process that can write the data folder runs queues.
+        engines.watch()
+    return engines
+
+
+def _open_one(settings: Settings) -> OpenedKb:
+    engine = open_engine(settings, _embedder(_embedder_key(settings), settings))
+    try:
+        ingestor = Ingestor(engine.library)
+        # The process holds the data folder: its worker runs the queue, resuming at once
+        # what a stopped process left unfinished.
+        queue = None if engine.library.read_only else IngestQueue(ingestor, JobStore(settings))
+    except BaseException:
+        engine.close()
+        raise
+    return OpenedKb(engine, ingestor, queue, PageViewer(engine.library))
+
+
+@st.cache_resource(show_spinner=False)
 def _embedder(key: str, _settings: Settings) -> Embedder:
     return make_embedder(_settings)
-
-
-def _close_queue(opened: tuple[Engine, Ingestor, IngestQueue | None]) -> None:
-    if opened[2] is not None:
-        opened[2].close()
-
-
-# One engine per process: settings that change (an edited .env) replace it, and its
-# queue's worker stops, so two workers never write one data folder.
-@st.cache_resource(
-    show_spinner="Opening the document library…", max_entries=1, on_release=_close_queue
-)
-def _open_engine(key: str, _settings: Settings) -> tuple[Engine, Ingestor, IngestQueue | None]:
-    engine = open_engine(_settings, _embedder(_embedder_key(_settings), _settings))
-    # One ingestor per engine, shared too: it holds the per-document upload locks.
-    ingestor = Ingestor(engine.library)
-    if engine.library.read_only:
-        return engine, ingestor, None
-    # The process holds the data folder: its worker runs the queue, resuming at once
-    # what a stopped process left unfinished.
-    return engine, ingestor, IngestQueue(ingestor, JobStore(_settings))
 
 
 def _embedder_key(settings: Settings) -> str:
@@ -125,12 +173,8 @@ def _embedder_key(settings: Settings) -> str:
             settings.embed_model_path,
             settings.embed_dimensions,
             settings.embed_precision,
+            settings.embed_query_prefix,
+            settings.embed_passage_prefix,
             settings.openai_base_url,
         )
     )
-
-
-def clear_engine() -> None:
-    """Close the shared engine (tests switch data folders); the model stays loaded."""
-    _open_engine.clear()
-    _viewer.clear()

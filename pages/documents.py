@@ -10,14 +10,18 @@ import streamlit as st
 
 from ingest.files import FileStatus, IngestOutcome, found_in
 from ingest.parsing import SUPPORTED_SUFFIXES
-from pages.common import engine, guarded, ingest_queue, settings
+from pages import widgets
+from pages.common import current_kb, engine, guarded, ingest_queue, registry, settings
+from pages.kb_view import knowledge_base_area
 from pages.queue_view import queue_panel
 from pages.source_view import show_on_page
 from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
 
+widgets.knowledge_base_picker()
 library, _, _ = engine()
 queue = ingest_queue()
+kb = current_kb()
 
 
 def upload_files() -> None:
@@ -42,7 +46,7 @@ def upload_files() -> None:
                 queue.add(upload.name, upload.getvalue(), password or None)
     elif sent:
         st.warning("No file arrived: choose files, wait until they are uploaded, then Ingest.")
-    queue_panel(queue, show_outcome)
+    queue_panel(queue, show_outcome, kb.collection)
 
 
 def show_outcome(outcome: IngestOutcome) -> None:
@@ -71,10 +75,13 @@ def show_outcome(outcome: IngestOutcome) -> None:
 
 
 def precision_notice() -> None:
-    """Say so when the collection was built at another precision than the one configured,
-    and how to move it (the library searches it with the model that built it)."""
+    """Say so when the default collection was built at another precision than the one
+    configured, and how to move it (the library searches it with the model that built it).
+    Another knowledge base's precision is its own, chosen when it was made."""
     built, wanted = library.settings.embed_precision, settings().embed_precision
     if built == wanted or library.settings.embed_provider != "fastembed":
+        return
+    if not registry().is_default(kb):
         return
     collection = library.settings.collection
     gain = (
@@ -159,6 +166,8 @@ def chunk_on_page(chunks) -> None:
 
 
 st.title("Documents")
+st.caption(f"Knowledge base: {escape_markdown(kb.name)} (choose another in the sidebar)")
+knowledge_base_area()
 if library.read_only:
     st.warning(
         "The data folder is read-only: documents can be searched, not added or deleted.",

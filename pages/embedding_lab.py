@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import widgets
 from pages.common import engine, guarded
 from pages.lab_views import METHOD_NAMES, short, show_map, show_spread
 from rag.lab.compression import measure_library_compression
@@ -21,6 +22,7 @@ from rag.lab.vector_space import (
 )
 from rag.safe_text import display_name, escape_markdown
 
+widgets.knowledge_base_picker()
 library, _, _ = engine()
 
 

@@ -15,6 +15,7 @@ from rag.results import DEFAULT_RRF_K, SearchMode, SearchOptions
 from rag.safe_text import escape_markdown
 from rag.stores.collections import list_collections
 
+widgets.knowledge_base_picker()
 library, _, retriever = engine()
 store = EvalStore.of(library.settings.data_dir, library.settings.collection)
 FORMAT_HELP = (

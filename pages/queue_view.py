@@ -23,13 +23,16 @@ FINISHED_SHOWN = 50
 
 
 @st.fragment(run_every=1.0)
-def queue_panel(queue: IngestQueue, show_outcome: Callable[[IngestOutcome], None]) -> None:
+def queue_panel(
+    queue: IngestQueue, show_outcome: Callable[[IngestOutcome], None], name: str = ""
+) -> None:
     """The queue, refreshed every second; the whole page reruns when a file finishes, so
-    the library below shows it. `show_outcome` draws a finished file's outcome."""
+    the library below shows it. `show_outcome` draws a finished file's outcome; `name`
+    tells one knowledge base's queue from another's."""
     with guarded(stop=False):
         jobs = queue.jobs()
         _active(queue, [j for j in jobs if not j.state.finished], jobs)
-        _finished(queue, [j for j in jobs if j.state.finished], show_outcome)
+        _finished(queue, [j for j in jobs if j.state.finished], show_outcome, name)
 
 
 def _active(queue: IngestQueue, active: list[Job], jobs: list[Job]) -> None:
@@ -61,10 +64,11 @@ def _job_row(queue: IngestQueue, job: Job, job_s: float | None) -> None:
         st.rerun(scope="fragment")
 
 
-def _finished(queue: IngestQueue, finished: list[Job], show_outcome) -> None:
-    seen = st.session_state.setdefault("finished_seen", None)
+def _finished(queue: IngestQueue, finished: list[Job], show_outcome, name: str) -> None:
+    # Remembered per queue: the first look at another knowledge base's queue is no news.
+    seen = st.session_state.setdefault(f"finished_seen-{name}", None)
     newest = finished[0].id if finished else 0
-    st.session_state["finished_seen"] = newest
+    st.session_state[f"finished_seen-{name}"] = newest
     if seen is not None and newest != seen:
         st.rerun(scope="app")  # a file finished: the library table must show it
     if not finished:

@@ -6,13 +6,19 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import widgets
-from pages.common import engine
+from pages.common import current_kb, engine
 from pages.source_view import show_on_page
 from rag.results import SearchOptions, SearchResult
 from rag.safe_text import escape_markdown
 from rag.search.every_mode import RERANKED, search_every_mode
 
+widgets.knowledge_base_picker()
 library, _, retriever = engine()
+kb = current_kb()
+defaults = kb.search
+# Top k and reranking start from the knowledge base's defaults, again when it changes.
+FOLLOW_KB = ("k", "search_rerank", "search_rerank_candidates")
+widgets.follow_defaults("search_follows", (kb.collection, defaults), FOLLOW_KB)
 TITLES = {
     "vector": "Vector (meaning)",
     "bm25": "BM25 (words)",
@@ -46,8 +52,8 @@ st.caption(
     " reranker configured, a fourth column shows hybrid search reranked."
 )
 query = st.text_input("Query", placeholder="Ask about your documents", key="query")
-k = st.slider("Top k", 1, 20, 5, key="k")
-rerank = widgets.rerank_choice(library.settings, "search_rerank")
+k = st.slider("Top k", 1, max(20, defaults.k), defaults.k, key="k")
+rerank = widgets.rerank_choice(library.settings, "search_rerank", defaults.rerank)
 if query:
     results = search_every_mode(retriever, query, SearchOptions(k=k, **rerank))
     for column, (name, result) in zip(st.columns(len(results)), results.items(), strict=True):

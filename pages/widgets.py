@@ -1,4 +1,5 @@
-"""Display pieces shared by the pages: score cards, the score chart, citations, the trace.
+"""Display pieces shared by the pages: score cards, the score chart, citations, the trace,
+the search options' widgets, and the sidebar's knowledge base picker.
 
 Untrusted text (document text, file names, queries, model output) goes through st.text or
 escaped Markdown; nothing here uses unsafe_allow_html.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from pages import common
 from pages.source_view import show_on_page
 from rag.answers import Answer
 from rag.citations import Citation, Verdict
@@ -147,13 +149,14 @@ def trace(answer: Answer) -> None:
         st.json(step.labelled(), expanded=False)
 
 
-def fusion_choice(key: str) -> Fusion:
-    """A radio button for the fusion method of hybrid search, on the default at first."""
+def fusion_choice(key: str, default: Fusion | None = None) -> Fusion:
+    """A radio button for the fusion method of hybrid search, on `default` (or the app's
+    default) at first."""
     methods = list(Fusion)
     return st.radio(
         "Fusion (hybrid)",
         methods,
-        index=methods.index(SearchOptions().fusion),
+        index=methods.index(default or SearchOptions().fusion),
         format_func=FUSION_NAMES.get,
         key=key,
     )
@@ -171,16 +174,23 @@ def vector_threshold(distance: Distance, key: str) -> float | None:
     return None if maximum is None else -maximum
 
 
-def fusion_weights(key_prefix: str, label_suffix: str = "") -> tuple[float, float]:
-    """Sliders for the vector and BM25 weights of hybrid fusion, on the defaults at first."""
-    default = SearchOptions()
-    vector = st.slider(
-        f"Vector weight{label_suffix}", 0.0, 3.0, default.vector_weight, 0.1, key=f"{key_prefix}vw"
-    )
-    bm25 = st.slider(
-        f"BM25 weight{label_suffix}", 0.0, 3.0, default.bm25_weight, 0.1, key=f"{key_prefix}bw"
-    )
-    return vector, bm25
+def fusion_weights(
+    key_prefix: str, label_suffix: str = "", default: SearchOptions | None = None
+) -> tuple[float, float]:
+    """Sliders for the vector and BM25 weights of hybrid fusion, on `default`'s weights (or
+    the app's) at first."""
+    default = default or SearchOptions()
+    weights = {}
+    for name, label, start in (
+        ("vw", "Vector weight", default.vector_weight),
+        ("bw", "BM25 weight", default.bm25_weight),
+    ):
+        # A knowledge base's default may lie beyond the usual range: the slider reaches it.
+        top = max(3.0, float(start))
+        weights[name] = st.slider(
+            f"{label}{label_suffix}", 0.0, top, float(start), 0.1, key=f"{key_prefix}{name}"
+        )
+    return weights["vw"], weights["bw"]
 
 
 RERANK_HELP = (
@@ -190,13 +200,14 @@ RERANK_HELP = (
 NO_RERANKER_HELP = "Set RAG_RERANK_PROVIDER (fastembed, http or llm) to turn it on; see the README."
 
 
-def rerank_choice(settings: Settings, key: str) -> dict[str, object]:
-    """The reranking fields of SearchOptions: on by default when a reranker is configured,
-    off (and disabled, saying how to configure one) otherwise."""
+def rerank_choice(settings: Settings, key: str, default: bool = True) -> dict[str, object]:
+    """The reranking fields of SearchOptions: on at first when a reranker is configured and
+    `default` (a knowledge base's choice) says so; off (and disabled, saying how to
+    configure one) without a reranker."""
     configured = settings.rerank_provider is not None
     rerank = st.toggle(
         f"Rerank ({settings.rerank_provider})" if configured else "Rerank",
-        value=configured,
+        value=configured and default,
         disabled=not configured,
         key=key,
         help=RERANK_HELP if configured else f"{RERANK_HELP} {NO_RERANKER_HELP}",
@@ -210,3 +221,54 @@ def rerank_choice(settings: Settings, key: str) -> dict[str, object]:
         key=f"{key}_candidates",
     )
     return {"rerank": rerank, "rerank_candidates": int(candidates)}
+
+
+# The URL's query parameter naming the chosen knowledge base (?kb=NAME).
+KB_QUERY = "kb"
+
+
+def knowledge_base_picker() -> None:
+    """The sidebar's choice of knowledge base, drawn first by every page: the default one
+    first and marked. The choice is kept for the browser session (it outlives the widget,
+    which each page draws anew) and, while it is not the default one, in the URL (?kb=NAME,
+    case ignored) so that a reload keeps it."""
+    bases = common.knowledge_bases()
+    names = {kb.collection: kb.name for kb in bases}
+    if common.CHOICE_KEY not in st.session_state:  # a new session: the URL may name one
+        st.session_state[common.CHOICE_KEY] = _named_in_url()
+    options, default = list(names), bases[0].collection
+    # The options are collections, which a rename leaves as they are: the choice survives it.
+    chosen = st.sidebar.selectbox(
+        "Knowledge base",
+        options,
+        index=options.index(common.current_kb(bases).collection),
+        format_func=lambda c: f"{names[c]} (default)" if c == default else names[c],
+        key="kb_picker",
+        help="The documents every page works on. Create, rename, change or delete knowledge"
+        " bases on the Documents page.",
+    )
+    st.session_state[common.CHOICE_KEY] = chosen
+    wanted = None if chosen == default else names[chosen]
+    if st.query_params.get(KB_QUERY) != wanted:
+        if wanted is None:
+            del st.query_params[KB_QUERY]
+        else:
+            st.query_params[KB_QUERY] = wanted
+
+
+def _named_in_url() -> str | None:
+    """The collection of the knowledge base the URL names, if any."""
+    asked = st.query_params.get(KB_QUERY)
+    with common.guarded():
+        found = common.registry().find(asked) if asked else None
+    return found.collection if found is not None else None
+
+
+def follow_defaults(marker: str, source: object, keys: tuple[str, ...]) -> None:
+    """Forget this session's values of the widgets `keys` when `source` (a knowledge base
+    and its defaults) is not what they were drawn from, so that they start from it again;
+    a person's changes otherwise stay, for their session only."""
+    if st.session_state.get(marker) != source:
+        for key in keys:
+            st.session_state.pop(key, None)
+        st.session_state[marker] = source

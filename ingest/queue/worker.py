@@ -91,9 +91,11 @@ class QueueWorker:
 
     def _drain(self) -> None:
         """Ingest jobs until none waits: the next one is read while this one is embedded."""
-        ready = self._read_next()
+        ready, first = self._read_next(), True
         while ready is not None and not self._stop.is_set():
-            batch, ready = self._gather(ready)
+            # The first file alone, so the first document is searchable soonest.
+            batch, ready = self._gather(ready, 1 if first else BATCH_FILES)
+            first = False
             self._commit(batch)
         if self._stop.is_set():  # the jobs read ahead or stopped part-way wait again
             self._store.resume()
@@ -115,12 +117,12 @@ class QueueWorker:
             why = f"internal error while reading: {type(exc).__name__}"
             return job, IngestOutcome(job.name, FileStatus.FAILED, why)
 
-    def _gather(self, ready: Ready) -> tuple[list[Read], Ready | None]:
-        """(the jobs to commit together: this one, and while they are few chunks, the
-        next ones already read; the job after them, being read)."""
+    def _gather(self, ready: Ready, most: int) -> tuple[list[Read], Ready | None]:
+        """(the jobs to commit together: this one and, while they are few chunks, the next
+        ones as they are read, `most` in all; the job after them, being read)."""
         batch = [ready.result()]
         following = self._read_next()
-        while following is not None and len(batch) < BATCH_FILES:
+        while following is not None and len(batch) < most:
             if _chunks(batch) >= WRITE_BATCH:
                 break
             try:

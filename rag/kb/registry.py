@@ -122,6 +122,10 @@ class KnowledgeBases:
         """Whether `kb` is the one the app and the command lines open by default."""
         return kb.collection == self.settings.collection
 
+    def deletion_refused(self, kb: KnowledgeBase) -> str | None:
+        """Why `kb` cannot be deleted (it is the default one), or None when it can."""
+        return _default_kept(kb, self.settings) if self.is_default(kb) else None
+
     # Changing -----------------------------------------------------------------------------
 
     def create(
@@ -187,8 +191,9 @@ class KnowledgeBases:
         """
         self._refuse_if_read_only()
         kb = self.get(name)
-        if self.is_default(kb):
-            raise KnowledgeBaseError(_default_kept(kb, self.settings))
+        refused = self.deletion_refused(kb)
+        if refused is not None:
+            raise KnowledgeBaseError(refused)
         folder = lock_folder(self.settings.data_dir)
         try:
             with self._file.transaction() as db:
