@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from tests.conftest import pdf
 from tests.support.browser import (
     TIMEOUT_MS,
+    app_env,
     browser,
     choose_files,
     new_tab,
@@ -39,14 +39,7 @@ def fake_llm(fake_llm: FakeLLM) -> FakeLLM:
 def app_url(tmp_path, fake_llm):
     """`streamlit run app.py` on a free port with a temporary data folder; stopped after."""
     require_chromium()
-    env = {
-        **os.environ,
-        "RAG_DATA_DIR": str(tmp_path / "data"),
-        "RAG_CHAT_MODEL": "fake-model",
-        "OPENAI_BASE_URL": fake_llm.base_url,
-        "RAG_CHAT_MAX_RETRIES": "0",
-    }
-    with running_app(env, tmp_path / "streamlit.log") as (url, _):
+    with running_app(app_env(tmp_path, fake_llm.base_url), tmp_path / "streamlit.log") as (url, _):
         yield url
 
 

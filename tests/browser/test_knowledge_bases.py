@@ -3,14 +3,20 @@ sidebar, upload into it, and find the choice kept across pages and a reload."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import pdf
-from tests.support.browser import browser, choose_files, new_tab, require_chromium, running_app
+from tests.support.browser import (
+    app_env,
+    browser,
+    choose_files,
+    new_tab,
+    require_chromium,
+    running_app,
+)
 
 PDF = "sf_minimal-document.pdf"
 
@@ -21,8 +27,7 @@ pytestmark = pytest.mark.browser
 def app_url(tmp_path):
     """`streamlit run app.py` on a free port with a temporary data folder; stopped after."""
     require_chromium()
-    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data"), "RAG_CHAT_MODEL": "none"}
-    with running_app(env, tmp_path / "streamlit.log") as (url, _):
+    with running_app(app_env(tmp_path), tmp_path / "streamlit.log") as (url, _):
         yield url
 
 

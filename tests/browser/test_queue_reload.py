@@ -7,7 +7,6 @@ its Cancel button must still reach it.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from playwright.sync_api import expect
 from tests.conftest import pdf
 from tests.support.browser import (
     TIMEOUT_MS,
+    app_env,
     browser,
     choose_files,
     new_tab,
@@ -39,15 +39,8 @@ pytestmark = pytest.mark.browser
 def app(tmp_path, fake_llm):
     """`streamlit run app.py` on a free port with a temporary data folder: (url, its log)."""
     require_chromium()
-    env = {
-        **os.environ,
-        "RAG_DATA_DIR": str(tmp_path / "data"),
-        "RAG_CHAT_MODEL": "fake-model",
-        "OPENAI_BASE_URL": fake_llm.base_url,
-        "RAG_CHAT_MAX_RETRIES": "0",
-    }
     log = tmp_path / "streamlit.log"
-    with running_app(env, log) as (url, _):
+    with running_app(app_env(tmp_path, fake_llm.base_url), log) as (url, _):
         yield url, log
 
 

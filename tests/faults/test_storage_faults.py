@@ -11,32 +11,18 @@ import errno
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from rag.stores.storage import storage_reason
-from tests.support.helpers import ROOT
+from tests.support.helpers import ROOT, mount_namespaces_missing
 
 CHILD = ROOT / "tests" / "faults" / "storage_child.py"
 
 
-def _namespaces_available() -> str | None:
-    """None if this process can mount in a namespace of its own, else why not."""
-    if shutil.which("unshare") is None:
-        return "the unshare command is missing (util-linux)"
-    probe = subprocess.run(
-        ["unshare", "-m", "mount", "-t", "tmpfs", "tmpfs", "/mnt"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return None if probe.returncode == 0 else f"cannot mount in a namespace: {probe.stderr}"
-
-
-_WHY_NOT = _namespaces_available()
+_WHY_NOT = mount_namespaces_missing()
 pytestmark = pytest.mark.skipif(
     _WHY_NOT is not None, reason=f"storage faults need mount namespaces: {_WHY_NOT}"
 )

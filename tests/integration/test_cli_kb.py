@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from tests.support.helpers import ROOT, run_cli, run_json
+from tests.support.helpers import ROOT, mount_namespaces_missing, run_cli, run_json
 
 NOTE = "# Beekeeping\n\nHoney bees build hexagonal wax cells in the hive.\n"
 
@@ -183,24 +182,11 @@ def test_eval_runs_on_a_knowledge_base_with_its_defaults(data_dir, note, tmp_pat
     assert report["modes"][0]["metrics"]["hit@1"] == 1.0
 
 
-def _read_only_mounts() -> str | None:
-    """None if this process can bind-mount a folder read-only in a namespace of its own."""
-    if shutil.which("unshare") is None:
-        return "the unshare command is missing (util-linux)"
-    probe = subprocess.run(
-        ["unshare", "-m", "mount", "-t", "tmpfs", "tmpfs", "/mnt"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return None if probe.returncode == 0 else f"cannot mount in a namespace: {probe.stderr}"
-
-
 @pytest.mark.parametrize("registered_before", [True, False])
 def test_a_read_only_data_folder_lists_knowledge_bases_and_refuses_changes(
     data_dir, registered_before
 ):
-    why_not = _read_only_mounts()
+    why_not = mount_namespaces_missing()
     if why_not is not None:
         pytest.skip(f"a read-only folder needs mount namespaces: {why_not}")
     if registered_before:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,20 @@ def require_chromium() -> None:
         message = f"no Chromium at {CHROMIUM}: install Debian's chromium to run browser tests"
         print(message)
         pytest.skip(message)
+
+
+def app_env(tmp_path: Path, chat_base_url: str | None = None) -> dict[str, str]:
+    """The app's environment for a test: a temporary data folder, and the fake chat model
+    at `chat_base_url` (retrieval-only answers without one)."""
+    env = {**os.environ, "RAG_DATA_DIR": str(tmp_path / "data")}
+    if chat_base_url is None:
+        return {**env, "RAG_CHAT_MODEL": "none"}
+    return {
+        **env,
+        "RAG_CHAT_MODEL": "fake-model",
+        "OPENAI_BASE_URL": chat_base_url,
+        "RAG_CHAT_MAX_RETRIES": "0",
+    }
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -48,3 +49,17 @@ def stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def mount_namespaces_missing() -> str | None:
+    """None if this process can mount in a namespace of its own (to make a folder
+    read-only or full for one test), else why not."""
+    if shutil.which("unshare") is None:
+        return "the unshare command is missing (util-linux)"
+    probe = subprocess.run(
+        ["unshare", "-m", "mount", "-t", "tmpfs", "tmpfs", "/mnt"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return None if probe.returncode == 0 else f"cannot mount in a namespace: {probe.stderr}"
