@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import streamlit as st
 
 from pages import widgets
-from pages.common import chat_engine, current_kb, engine
+from pages.common import current_kb, knowledge_bases, workspace
+from rag.access import Workspace, ask_across
 from rag.answers import Answer, AnswerKind
 from rag.chat.export import conversation_json, conversation_markdown
 from rag.chat.flow import HOW_TO_CONFIGURE, ChatOptions
@@ -18,40 +20,42 @@ from rag.kb import KbSearchDefaults
 from rag.providers.chat_model import GenerationOptions
 from rag.results import SearchMode, SearchOptions, VectorIndex
 from rag.safe_text import escape_markdown
-from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
 # The sidebar's widgets that start from the knowledge base (its defaults, its documents and
 # its distance), and the selected answer: drawn again when another one is chosen.
 FOLLOW_KB = (
     *("mode", "k", "fusion", "vw", "bw", "rerank", "rerank_candidates", "model"),
-    *("min_vector", "min_bm25", "doc_ids", "selected"),
+    *("min_vector", "min_bm25", "doc_ids", "selected", "also_kbs"),
 )
 widgets.knowledge_base_picker()
-library, _, _ = engine()
-chat = chat_engine()
 kb = current_kb()
+space = workspace(kb)
 widgets.follow_defaults("chat_follows", (kb.collection, kb.search), FOLLOW_KB)
 # One conversation per knowledge base: its citations point into its documents.
 conversations: dict[str, list[Answer]] = st.session_state.setdefault("conversations", {})
 answers = conversations.setdefault(kb.collection, [])
 if "question_limiter" not in st.session_state:
-    st.session_state["question_limiter"] = QuestionLimiter.from_settings(library.settings)
+    st.session_state["question_limiter"] = QuestionLimiter.from_settings(space.settings)
 limiter: QuestionLimiter = st.session_state["question_limiter"]
 
 
-def sidebar_options(library: Library, defaults: KbSearchDefaults) -> ChatOptions:
+def sidebar_options(
+    space: Workspace, defaults: KbSearchDefaults, together: bool = False
+) -> ChatOptions:
     """The retrieval and generation settings chosen in the sidebar, starting from the
-    knowledge base's defaults."""
+    knowledge base's defaults; `together` when other knowledge bases are searched too."""
     with st.sidebar:
         st.header("Retrieval")
-        search = search_options(library, defaults)
+        search = search_options(space, defaults)
+        if together:  # a document filter names documents of the chosen knowledge base only
+            search = replace(search, doc_ids=())
         st.header("Answer")
-        generation = generation_options(library.settings, defaults.chat_model)
+        generation = generation_options(space.settings, defaults.chat_model)
     return ChatOptions(search, generation)
 
 
-def search_options(library: Library, defaults: KbSearchDefaults) -> SearchOptions:
+def search_options(space: Workspace, defaults: KbSearchDefaults) -> SearchOptions:
     """Mode, top k, fusion, vector index, weights, minimum scores and a document filter."""
     modes = [m.value for m in SearchMode]
     mode = st.radio("Search mode", modes, index=modes.index(defaults.mode), key="mode")
@@ -59,10 +63,10 @@ def search_options(library: Library, defaults: KbSearchDefaults) -> SearchOption
     fusion = widgets.fusion_choice("fusion", defaults.fusion)
     vector_index = vector_index_choice()
     vector_weight, bm25_weight = widgets.fusion_weights("", " (fusion)", defaults.options())
-    min_vector = widgets.vector_threshold(library.distance, key="min_vector")
+    min_vector = widgets.vector_threshold(space.library().distance, key="min_vector")
     min_bm25 = st.number_input("Minimum BM25 score", 0.0, None, None, 0.5, key="min_bm25")
-    doc_ids = document_filter(library)
-    rerank = widgets.rerank_choice(library.settings, "rerank", defaults.rerank)
+    doc_ids = document_filter(space)
+    rerank = widgets.rerank_choice(space.settings, "rerank", defaults.rerank)
     return SearchOptions(
         mode=SearchMode(mode),
         k=k,
@@ -75,6 +79,22 @@ def search_options(library: Library, defaults: KbSearchDefaults) -> SearchOption
         min_bm25=min_bm25,
         **rerank,
     )
+
+
+def also_searched(kb_name: str) -> list[Workspace]:
+    """The other knowledge bases chosen to search together with this one."""
+    others = {b.collection: b for b in knowledge_bases() if b.name != kb_name}
+    if not others:
+        return []
+    chosen = st.sidebar.multiselect(
+        "Also search",
+        list(others),
+        format_func=lambda c: others[c].name,
+        key="also_kbs",
+        help="Search these knowledge bases too: the results are fused by rank, each chunk"
+        " labelled with its knowledge base.",
+    )
+    return [workspace(others[c]) for c in chosen]
 
 
 def vector_index_choice() -> VectorIndex:
@@ -90,9 +110,9 @@ def vector_index_choice() -> VectorIndex:
     return VectorIndex(choice)
 
 
-def document_filter(library: Library) -> tuple[str, ...]:
+def document_filter(space: Workspace) -> tuple[str, ...]:
     """The documents to search in; none chosen means all."""
-    names = {d.doc_id: d.name for d in library.documents()}
+    names = {d.doc_id: d.name for d in space.documents()}
     chosen = st.multiselect(
         "Only these documents", list(names), format_func=names.get, key="doc_ids"
     )
@@ -183,7 +203,10 @@ def stream_turn(question: str, options: ChatOptions) -> Answer:
         st.markdown(escape_markdown(question))
     with st.chat_message("assistant"):
         with st.spinner("Searching your documents…"):
-            stream = chat.ask(question, answers, options, limiter)
+            if also:
+                stream = ask_across([space, *also], question, answers, options, limiter)
+            else:
+                stream = space.ask(question, answers, options, limiter)
         placeholder = st.empty()
         text = ""
         with st.spinner("Writing the answer…"):
@@ -214,12 +237,13 @@ def side_panel(answer: Answer) -> None:
         widgets.trace(answer)
 
 
-options = sidebar_options(library, kb.search)
+also = also_searched(kb.name)
+options = sidebar_options(space, kb.search, bool(also))
 conversation_tools()
 chat_column, panel_column = st.columns([3, 2], gap="large")
 with chat_column:
     st.title("Chat")
-    if not chat.llm_configured:
+    if not space.settings.llm_configured:
         st.info(
             f"No language model is configured: answers quote your documents. {HOW_TO_CONFIGURE}"
         )

@@ -1,5 +1,5 @@
-"""What every page shares: settings, the knowledge base chosen in the sidebar, and its
-engine, opened once per process.
+"""What every page shares: settings, who is signed in, the knowledge base chosen in the
+sidebar, and its engine, opened once per process and used through the person's workspace.
 
 `st.cache_resource` holds one `KbEngines` per data folder, shared by all sessions: the
 engine of each knowledge base (the library and retriever are thread-safe) with its
@@ -8,6 +8,9 @@ searches and chats, and the thread that opens knowledge bases with files queued 
 command line (see pages.kb_engines). The embedding model is cached on its own, keyed by
 model, so knowledge bases built with the same model share it, and a change of data folder
 (as in tests) reopens the stores without reloading it.
+
+Pages reach a knowledge base only through `workspace()`, `uploads()` and `viewer()`, which
+check on every call what the person may do (rag.access, ingest.access).
 """
 
 from __future__ import annotations
@@ -18,18 +21,18 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from ingest.access import Uploads, Viewer
 from ingest.pipeline import Ingestor
 from ingest.queue import IngestQueue, JobStore
 from ingest.viewer import PageViewer
+from pages import signin
 from pages.kb_engines import KbEngines, OpenedKb
-from rag.chat.flow import ChatEngine
+from rag.access import Action, Gate, Person, Workspace
 from rag.config import Settings, load_settings
 from rag.engine import open_engine
 from rag.errors import RagError
-from rag.kb import KnowledgeBase, KnowledgeBases
+from rag.kb import KnowledgeBase, KnowledgeBaseNameError, KnowledgeBases
 from rag.providers.embeddings import Embedder, make_embedder
-from rag.search.retriever import Retriever
-from rag.stores.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +52,27 @@ def registry() -> KnowledgeBases:
     return _engines().registry
 
 
+def person() -> Person:
+    """Who is using the app: the person signed in, or the local user without sign-in."""
+    return signin.current_person()
+
+
+def gate() -> Gate:
+    """The rules of who may do what in the data folder's knowledge bases."""
+    return _engines().gate
+
+
 def knowledge_bases() -> list[KnowledgeBase]:
-    """Every knowledge base of the data folder, the default one first."""
-    kbs = registry()
+    """The knowledge bases the person may use: the default one first where they may, then
+    their own, then those shared with them. A person signed in for the first time gets a
+    private one of their own."""
+    who, kbs = person(), registry()
     with guarded():
-        listed, default = kbs.list(), kbs.default()
-    return [default, *(kb for kb in listed if kb.collection != default.collection)]
+        visible = [kb for kb, _ in gate().visible(who)]
+        if not who.local and not kbs.read_only and not any(kb.owner == who.id for kb in visible):
+            visible.append(_private_kb(who))
+        default = kbs.default().collection
+    return sorted(visible, key=lambda kb: (kb.collection != default, kb.owner != who.id))
 
 
 def current_kb(bases: list[KnowledgeBase] | None = None) -> KnowledgeBase:
@@ -62,37 +80,42 @@ def current_kb(bases: list[KnowledgeBase] | None = None) -> KnowledgeBase:
     `knowledge_bases` lists them): the one chosen in the sidebar, or the default one (also
     when the chosen one has been deleted)."""
     bases = bases or knowledge_bases()
+    if not bases:
+        st.info("No knowledge base is shared with you yet.")
+        st.stop()
     chosen = st.session_state.get(CHOICE_KEY)
     return next((kb for kb in bases if kb.collection == chosen), bases[0])
 
 
-def engine() -> tuple[Library, Ingestor, Retriever]:
-    """The chosen knowledge base's library, ingestor and retriever (shared by sessions)."""
+def workspace(kb: KnowledgeBase | None = None) -> Workspace:
+    """The person's use of `kb` (by default the chosen knowledge base): its search, answers,
+    documents and library, each call checked."""
+    kb = kb or current_kb()
+    with guarded():
+        return _opened(kb).engine.workspace(kb, person(), gate())
+
+
+def uploads() -> Uploads | None:
+    """The chosen knowledge base's ingestion queue for the person; None when the data folder
+    is read-only."""
     opened = _opened()
-    return opened.engine.library, opened.ingestor, opened.engine.retriever
+    return None if opened.queue is None else Uploads(workspace(), opened.queue)
 
 
-def ingest_queue() -> IngestQueue | None:
-    """The chosen knowledge base's ingestion queue; None when the data folder is read-only."""
-    return _opened().queue
-
-
-def page_viewer() -> PageViewer:
-    """The viewer of the chosen knowledge base's documents (it keeps drawn pages in memory)."""
-    return _opened().viewer
-
-
-def chat_engine() -> ChatEngine:
-    """The chat flow over the chosen knowledge base."""
-    return _opened().engine.chat
+def viewer(kb: KnowledgeBase | None = None) -> Viewer:
+    """The viewer of `kb`'s documents (by default the chosen one's), for the person."""
+    kb = kb or current_kb()
+    return Viewer(workspace(kb), _opened(kb).viewer)
 
 
 def delete_knowledge_base(kb: KnowledgeBase) -> None:
     """Close the knowledge base's engine and stop its queue's worker, then delete it with
-    its documents, files and queue; our own errors are raised for the page to show."""
-    engines = _engines()
+    its documents, files and queue, if the person may; our own errors are raised for the
+    page to show."""
+    engines, who = _engines(), person()
+    engines.gate.require(kb, who, Action.DELETE_KB)
     with engines.closed(kb.collection):
-        engines.registry.delete(kb.name)
+        engines.gate.delete(kb, who)
 
 
 @contextmanager
@@ -116,8 +139,16 @@ def clear_engine() -> None:
     _open_engines.clear()
 
 
-def _opened() -> OpenedKb:
-    engines, kb = _engines(), current_kb()
+def _private_kb(who: Person) -> KnowledgeBase:
+    """A new knowledge base of `who`'s own, named after them."""
+    try:
+        return gate().create(who.id, who)
+    except KnowledgeBaseNameError:  # someone took the name
+        return gate().create(f"{who.id} (private)", who)
+
+
+def _opened(kb: KnowledgeBase | None = None) -> OpenedKb:
+    engines, kb = _engines(), kb or current_kb()
     found = engines.opened(kb)
     if found is not None:
         return found

@@ -11,17 +11,19 @@ import streamlit as st
 from ingest.files import FileStatus, IngestOutcome, found_in
 from ingest.parsing import SUPPORTED_SUFFIXES
 from pages import widgets
-from pages.common import current_kb, engine, guarded, ingest_queue, registry, settings
+from pages.common import current_kb, guarded, registry, settings, uploads, workspace
 from pages.kb_view import knowledge_base_area
 from pages.queue_view import queue_panel
 from pages.source_view import show_on_page
+from rag.access import Action
 from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
 
 widgets.knowledge_base_picker()
-library, _, _ = engine()
-queue = ingest_queue()
 kb = current_kb()
+space = workspace(kb)
+# The queue, for those who may add documents (None when the data folder is read-only).
+queue = uploads() if space.may(Action.ADD) else None
 
 
 def upload_files() -> None:
@@ -78,12 +80,12 @@ def precision_notice() -> None:
     """Say so when the default collection was built at another precision than the one
     configured, and how to move it (the library searches it with the model that built it).
     Another knowledge base's precision is its own, chosen when it was made."""
-    built, wanted = library.settings.embed_precision, settings().embed_precision
-    if built == wanted or library.settings.embed_provider != "fastembed":
+    built, wanted = space.settings.embed_precision, settings().embed_precision
+    if built == wanted or space.settings.embed_provider != "fastembed":
         return
     if not registry().is_default(kb):
         return
-    collection = library.settings.collection
+    collection = space.settings.collection
     gain = (
         "1.5x faster, nearly the same results"
         if wanted == "int8"
@@ -124,13 +126,13 @@ def manage(documents) -> None:
     doc_id = st.selectbox("Document", list(names), format_func=names.get, key="document")
     if doc_id is None:
         return
-    if st.button("Delete this document", key="delete", icon="🗑️"):
+    if space.may(Action.DELETE) and st.button("Delete this document", key="delete", icon="🗑️"):
         with guarded():
-            library.delete(doc_id)
+            space.delete(doc_id)
         st.session_state.pop("outcomes", None)
         st.toast(f"Deleted {display_name(names[doc_id])}")
         st.rerun()
-    chunks = library.chunks_of(doc_id)
+    chunks = space.chunks_of(doc_id)
     st.subheader(f"Chunks ({len(chunks)})")
     frame = pd.DataFrame(
         {
@@ -168,14 +170,21 @@ def chunk_on_page(chunks) -> None:
 st.title("Documents")
 st.caption(f"Knowledge base: {escape_markdown(kb.name)} (choose another in the sidebar)")
 knowledge_base_area()
-if library.read_only:
+if space.read_only:
     st.warning(
         "The data folder is read-only: documents can be searched, not added or deleted.",
         icon="🔒",
     )
+elif not space.may(Action.ADD):
+    st.info(
+        f"You are a {space.role.label} of this knowledge base: you can search it and ask"
+        f" about it, not add or delete documents. Its owner is {kb.owner or 'an administrator'}.",
+        icon="🔒",
+    )
 precision_notice()
 upload_files()
-documents = library.documents()
+with guarded():
+    documents = space.documents()
 st.header(f"Library ({len(documents)})")
 if not documents:
     st.info("No documents yet: add some above.")

@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from pages import widgets
-from pages.common import engine, guarded
+from pages.common import guarded, workspace
 from pages.lab_views import METHOD_NAMES, short, show_map, show_spread
+from rag.access import Action
 from rag.lab.compression import measure_library_compression
 from rag.lab.projection import available_methods
 from rag.lab.vector_space import (
@@ -23,7 +24,7 @@ from rag.lab.vector_space import (
 from rag.safe_text import display_name, escape_markdown
 
 widgets.knowledge_base_picker()
-library, _, _ = engine()
+library = workspace().library(Action.READ)
 
 
 def chunk_label(point: MapPoint) -> str:

@@ -6,7 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from pages import widgets
-from pages.common import engine, guarded
+from pages.common import guarded, knowledge_bases, person, workspace
+from rag.access import Action
 from rag.eval.embedder_comparison import EmbedderComparison, compare_collections
 from rag.eval.runs import QA_METRICS, EvalReport, missing_sources
 from rag.eval.saved import EvalStore, history_rows, run_saved_set
@@ -16,7 +17,8 @@ from rag.safe_text import escape_markdown
 from rag.stores.collections import list_collections
 
 widgets.knowledge_base_picker()
-library, _, retriever = engine()
+space = workspace()
+library, retriever = space.library(Action.EVALUATE), space.retriever(Action.EVALUATE)
 store = EvalStore.of(library.settings.data_dir, library.settings.collection)
 FORMAT_HELP = (
     'One JSON object a line: {"question": "...", "answer": "..." (optional), "evidence":'
@@ -97,7 +99,14 @@ def compare_embedders(
     """Run the set on a second collection, built with another model, beside this one."""
     st.header("Compare embedders")
     current = library.settings.collection
-    others = [c for c in list_collections(library.settings) if c.name != current and c.identity]
+    # Only the collections of knowledge bases the person may use (the local user may
+    # use every collection, registered or not).
+    theirs = {kb.collection for kb in knowledge_bases()}
+    others = [
+        c
+        for c in list_collections(library.settings)
+        if c.name != current and c.identity and (person().local or c.name in theirs)
+    ]
     if not others:
         st.caption(
             "To compare embedding models, re-embed these documents into a second collection:"

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ingest.pipeline import Ingestor
 from ingest.queue import IngestQueue, JobStore
 from ingest.viewer import PageViewer
+from rag.access import Gate
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import StoreError
@@ -62,13 +63,15 @@ class OpenedKb:
 
 
 class KbEngines:
-    """The open knowledge bases of one data folder, and the list of them (`registry`).
+    """The open knowledge bases of one data folder, the list of them (`registry`) and the
+    rules of who may use them (`gate`).
 
     `open_one(settings)` opens one knowledge base's engine from its settings.
     """
 
     def __init__(self, settings: Settings, open_one: Callable[[Settings], OpenedKb]) -> None:
         self.registry = KnowledgeBases.open(settings)
+        self.gate = Gate.of(self.registry)
         self._settings, self._open_one = settings, open_one
         self._lock = threading.Lock()
         self._gates: dict[str, threading.Lock] = {}

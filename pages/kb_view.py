@@ -1,8 +1,9 @@
 """The knowledge bases on the Documents page: the list, a new one, and the one chosen in the
-sidebar renamed, its search defaults changed, or deleted.
+sidebar renamed, its search defaults changed, shared, or deleted, by its owner.
 
-Every change goes to the registry (rag.kb), whose refusals (a name taken or bad, a setting
-out of range, an index setting that cannot change) show as their message. After a change
+Every change goes through the gate (rag.access), which checks that the person may make it,
+to the registry (rag.kb); their refusals (not the owner, a name taken or bad, a setting out
+of range, an index setting that cannot change) show as their message. After a change
 the page runs again, so the sidebar's picker lists the knowledge bases as they now are.
 """
 
@@ -14,6 +15,8 @@ from datetime import datetime
 import streamlit as st
 
 from pages import common, widgets
+from pages.kb_sharing import audit_table, sharing_form
+from rag.access import Role
 from rag.config import DISTANCE_NAMES, EMBED_PRECISIONS
 from rag.kb import IndexSettings, KnowledgeBase
 from rag.kb.model import MAX_K, MIN_CHUNK_TOKENS
@@ -39,19 +42,43 @@ def knowledge_base_area() -> None:
         if common.registry().read_only:
             st.caption("The data folder is read-only: knowledge bases cannot be changed.")
             return
-        new, this = st.tabs(["New knowledge base", f"This one: {escape_markdown(kb.name)}"])
+        who = common.person()
+        owner = common.gate().role(kb, who) is Role.OWNER
+        # Sharing means something only where people sign in.
+        extra = ["Audit log"] * owner + ["Sharing"] * (owner and not who.local)
+        new, this, *more = st.tabs(
+            ["New knowledge base", f"This one: {escape_markdown(kb.name)}", *extra]
+        )
         with new:
             create_form()
         with this:
-            rename_form(kb)
-            defaults_form(kb)
-            delete_form(kb)
+            if owner:
+                owned_forms(kb)
+            else:
+                st.caption(
+                    f"Only its owner ({kb.owner or 'an administrator'}) may rename, change,"
+                    " share or delete it."
+                )
+        for tab, draw in zip(more, (audit_table, sharing_form), strict=False):
+            with tab:
+                draw(kb)
+
+
+def owned_forms(kb: KnowledgeBase) -> None:
+    """What the owner may do with the knowledge base: rename, change, delete."""
+    rename_form(kb)
+    defaults_form(kb)
+    delete_form(kb)
 
 
 def listing(chosen: KnowledgeBase) -> None:
     """Each knowledge base with the settings that shape its index."""
+    who = common.person()
     for kb in common.knowledge_bases():
         marks = " · default" if common.registry().is_default(kb) else ""
+        if not who.local:
+            role = common.gate().role(kb, who)
+            marks += f" · you are its {role.label}" if role else ""
         marks += " · chosen" if kb.collection == chosen.collection else ""
         made = datetime.fromtimestamp(kb.created_at).strftime("%Y-%m-%d")
         st.markdown(
@@ -74,7 +101,7 @@ def create_form() -> None:
         sent = st.form_submit_button("Create", key="kb_create")
     if sent:
         with common.guarded(stop=False):
-            made = common.registry().create(name, replace(current, **chosen))
+            made = common.gate().create(name, common.person(), replace(current, **chosen))
             done(f"Created {made.name}: choose it in the sidebar.", CREATE_KEYS)
 
 
@@ -126,7 +153,7 @@ def rename_form(kb: KnowledgeBase) -> None:
         sent = st.form_submit_button("Rename", key="kb_rename")
     if sent:
         with common.guarded(stop=False):
-            renamed = common.registry().rename(kb.name, new_name)
+            renamed = common.gate().rename(kb, common.person(), new_name)
             done(f"Renamed {kb.name} to {renamed.name}.")
 
 
@@ -140,7 +167,7 @@ def defaults_form(kb: KnowledgeBase) -> None:
         sent = st.form_submit_button("Save search defaults", key="kb_save")
     if sent:
         with common.guarded(stop=False):
-            common.registry().update(kb.name, **changes)
+            common.gate().update(kb, common.person(), **changes)
             done(f"Saved the search defaults of {kb.name}.")
 
 

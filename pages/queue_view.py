@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from ingest.access import Uploads
 from ingest.files import IngestOutcome
-from ingest.queue import IngestQueue, Job, JobState
+from ingest.queue import Job, JobState
 from pages.common import guarded
 from rag.safe_text import display_name
 
@@ -24,7 +25,7 @@ FINISHED_SHOWN = 50
 
 @st.fragment(run_every=1.0)
 def queue_panel(
-    queue: IngestQueue, show_outcome: Callable[[IngestOutcome], None], name: str = ""
+    queue: Uploads, show_outcome: Callable[[IngestOutcome], None], name: str = ""
 ) -> None:
     """The queue, refreshed every second; the whole page reruns when a file finishes, so
     the library below shows it. `show_outcome` draws a finished file's outcome; `name`
@@ -35,7 +36,7 @@ def queue_panel(
         _finished(queue, [j for j in jobs if j.state.finished], show_outcome, name)
 
 
-def _active(queue: IngestQueue, active: list[Job], jobs: list[Job]) -> None:
+def _active(queue: Uploads, active: list[Job], jobs: list[Job]) -> None:
     if not active:
         return
     eta = queue.eta(jobs)
@@ -51,7 +52,7 @@ def _active(queue: IngestQueue, active: list[Job], jobs: list[Job]) -> None:
         st.caption(f"and {len(active) - ACTIVE_SHOWN:,} more waiting")
 
 
-def _job_row(queue: IngestQueue, job: Job, job_s: float | None) -> None:
+def _job_row(queue: Uploads, job: Job, job_s: float | None) -> None:
     bar, button = st.columns([5, 1], vertical_alignment="bottom")
     text = f"{display_name(job.name)}: {job.progress_text()}"
     if job.cancel_requested:
@@ -64,7 +65,7 @@ def _job_row(queue: IngestQueue, job: Job, job_s: float | None) -> None:
         st.rerun(scope="fragment")
 
 
-def _finished(queue: IngestQueue, finished: list[Job], show_outcome, name: str) -> None:
+def _finished(queue: Uploads, finished: list[Job], show_outcome, name: str) -> None:
     # Remembered per queue: the first look at another knowledge base's queue is no news.
     seen = st.session_state.setdefault(f"finished_seen-{name}", None)
     newest = finished[0].id if finished else 0

@@ -6,15 +6,15 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import widgets
-from pages.common import current_kb, engine
+from pages.common import current_kb, guarded, workspace
 from pages.source_view import show_on_page
 from rag.results import SearchOptions, SearchResult
 from rag.safe_text import escape_markdown
 from rag.search.every_mode import RERANKED, search_every_mode
 
 widgets.knowledge_base_picker()
-library, _, retriever = engine()
 kb = current_kb()
+space = workspace(kb)
 defaults = kb.search
 # Top k and reranking start from the knowledge base's defaults, again when it changes.
 FOLLOW_KB = ("k", "search_rerank", "search_rerank_candidates")
@@ -53,11 +53,12 @@ st.caption(
 )
 query = st.text_input("Query", placeholder="Ask about your documents", key="query")
 k = st.slider("Top k", 1, max(20, defaults.k), defaults.k, key="k")
-rerank = widgets.rerank_choice(library.settings, "search_rerank", defaults.rerank)
+rerank = widgets.rerank_choice(space.settings, "search_rerank", defaults.rerank)
 if query:
-    results = search_every_mode(retriever, query, SearchOptions(k=k, **rerank))
+    with guarded():
+        results = search_every_mode(space, query, SearchOptions(k=k, **rerank))
     for column, (name, result) in zip(st.columns(len(results)), results.items(), strict=True):
         with column:
             result_column(name, result)
-elif not library.documents():
+elif not space.documents():
     st.info("No documents yet: add some on the Documents page.")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from ingest.viewer import PageViewError
-from pages.common import guarded, page_viewer
+from pages import common
+from pages.common import guarded
 from rag.documents import page_label
 from rag.safe_text import display_name, escape_markdown
 
@@ -19,15 +20,17 @@ STATE = "source_view"
 ZOOMS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
-def show_on_page(chunk_id: str, key: str, label: str = "Show on page") -> None:
-    """A button that opens the chunk's document at its first page, the passage marked."""
+def show_on_page(chunk_id: str, key: str, label: str = "Show on page", kb: str = "") -> None:
+    """A button that opens the chunk's document at its first page, the passage marked;
+    `kb` names the knowledge base it came from when not the chosen one."""
     if st.button(label, key=f"show-{key}", icon="📄", type="tertiary"):
-        open_source(chunk_id)
+        open_source(chunk_id, kb)
 
 
-def open_source(chunk_id: str) -> None:
-    """Open the viewer dialog at the chunk's first page."""
-    st.session_state[STATE] = {"chunk_id": chunk_id, "page": None, "zoom": 1.0}
+def open_source(chunk_id: str, kb: str = "") -> None:
+    """Open the viewer dialog at the chunk's first page (of knowledge base `kb`, by name,
+    or of the chosen one)."""
+    st.session_state[STATE] = {"chunk_id": chunk_id, "page": None, "zoom": 1.0, "kb": kb}
     _source_dialog()
 
 
@@ -36,8 +39,8 @@ def _source_dialog() -> None:
     state = st.session_state.get(STATE)
     if not state:
         return
-    viewer = page_viewer()
     with guarded(stop=False):
+        viewer = _viewer_of(state.get("kb", ""))
         chunk = viewer.chunk(state["chunk_id"])
         _download(viewer, chunk.doc_id, chunk.source)
         if viewer.can_render(chunk.doc_id):
@@ -50,6 +53,13 @@ def _source_dialog() -> None:
                 _passage(viewer, chunk)
         else:
             _passage(viewer, chunk)
+
+
+def _viewer_of(name: str):
+    """The viewer of the knowledge base called `name` among the person's (the chosen one
+    for "")."""
+    found = next((kb for kb in common.knowledge_bases() if name and kb.name == name), None)
+    return common.viewer(found)
 
 
 def _page(viewer, chunk, state: dict) -> None:

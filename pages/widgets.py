@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import common
+from pages import common, signin
 from pages.source_view import show_on_page
 from rag.answers import Answer
 from rag.citations import Citation, Verdict
@@ -51,9 +51,11 @@ def chunk_card(chunk: ScoredChunk, query: str, number: int | None, cited: bool, 
             label += f" · source [{number}]"
         if cited:
             label += " · :green-badge[cited]"
+        if chunk.knowledge_base:
+            label += f" · :blue-badge[{escape_markdown(chunk.knowledge_base)}]"
         st.markdown(label)
         score_metrics(chunk)
-        show_on_page(chunk.chunk_id, key)
+        show_on_page(chunk.chunk_id, key, kb=chunk.knowledge_base)
         with st.expander("Chunk text"):
             chunk_header(chunk)
             st.markdown(highlight_terms(chunk.text, query_terms(query)))
@@ -97,7 +99,9 @@ def citations(answer: Answer, key: str) -> None:
 
 def _cited_source(citation: Citation, key: str) -> None:
     """The citation as a button that opens its passage on its page."""
-    show_on_page(citation.chunk.chunk_id, key, escape_markdown(citation.label()))
+    chunk = citation.chunk
+    label = citation.label() + (f" ({chunk.knowledge_base})" if chunk.knowledge_base else "")
+    show_on_page(chunk.chunk_id, key, escape_markdown(label), chunk.knowledge_base)
 
 
 VERDICT_BADGES = {
@@ -232,16 +236,18 @@ def knowledge_base_picker() -> None:
     first and marked. The choice is kept for the browser session (it outlives the widget,
     which each page draws anew) and, while it is not the default one, in the URL (?kb=NAME,
     case ignored) so that a reload keeps it."""
+    signin.account_box(common.person())
     bases = common.knowledge_bases()
     names = {kb.collection: kb.name for kb in bases}
     if common.CHOICE_KEY not in st.session_state:  # a new session: the URL may name one
         st.session_state[common.CHOICE_KEY] = _named_in_url()
+    current = common.current_kb(bases)  # stops the page when there is none
     options, default = list(names), bases[0].collection
     # The options are collections, which a rename leaves as they are: the choice survives it.
     chosen = st.sidebar.selectbox(
         "Knowledge base",
         options,
-        index=options.index(common.current_kb(bases).collection),
+        index=options.index(current.collection),
         format_func=lambda c: f"{names[c]} (default)" if c == default else names[c],
         key="kb_picker",
         help="The documents every page works on. Create, rename, change or delete knowledge"

@@ -99,6 +99,12 @@ class Settings:
     max_answer_tokens: int = 4000
     session_questions_per_minute: int = 10
     session_max_questions: int = 500
+    # With sign-in: who owns the knowledge bases without an owner (folded emails), how many
+    # questions one person may ask a minute across their sessions, and how much room
+    # (MB; 0 for no limit) the files of the knowledge bases they own may take.
+    admins: tuple[str, ...] = ()
+    person_questions_per_minute: int = 20
+    person_storage_mb: int = 2048
     azure_endpoint: str | None = None
     azure_api_key: str | None = field(default=None, repr=False)
     azure_api_version: str = "2024-10-21"
@@ -164,6 +170,8 @@ _NUMBERS: dict[str, tuple[str, float | None, float | None]] = {
     "max_answer_tokens": ("RAG_MAX_ANSWER_TOKENS", 16, None),
     "session_questions_per_minute": ("RAG_SESSION_QUESTIONS_PER_MINUTE", 1, None),
     "session_max_questions": ("RAG_SESSION_MAX_QUESTIONS", 1, None),
+    "person_questions_per_minute": ("RAG_PERSON_QUESTIONS_PER_MINUTE", 1, None),
+    "person_storage_mb": ("RAG_PERSON_STORAGE_MB", 0, None),
     "rerank_candidates": ("RAG_RERANK_CANDIDATES", 1, None),
     "rerank_timeout_s": ("RAG_RERANK_TIMEOUT_S", 0.1, None),
 }
@@ -206,6 +214,7 @@ def _parse(env: Values) -> Settings:
         chroma_host=env.optional_text("CHROMA_HOST"),
         ocr=env.flag("RAG_OCR", DEFAULTS.ocr),
         pdf_tables=env.flag("RAG_PDF_TABLES", DEFAULTS.pdf_tables),
+        admins=tuple(a.strip().lower() for a in env.text("RAG_ADMINS", "").split(",") if a.strip()),
         **numbers,
     )
     settings = replace(settings, **_chat_settings(env, settings), **_rerank_settings(env))

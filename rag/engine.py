@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rag.access import Gate, Person, Workspace
 from rag.chat.flow import ChatEngine, ModelFactory, chat_over_library
 from rag.config import Settings
 from rag.kb import KnowledgeBase, KnowledgeBases, embedder_fits, settings_for
@@ -33,6 +34,11 @@ class Engine:
     def settings(self) -> Settings:
         """The settings the engine was opened with."""
         return self.library.settings
+
+    def workspace(self, kb: KnowledgeBase, person: Person, gate: Gate) -> Workspace:
+        """This engine as `person` may use it, `kb` being the knowledge base it serves;
+        AccessDeniedError if they may not use it at all."""
+        return Workspace(kb, person, gate, (self.library, self.retriever, self.chat))
 
     def close(self) -> None:
         """Release the data folder (the single-writer lock), the stores and the reranker's

@@ -133,6 +133,8 @@ class ScoredChunk:
     ocr: bool = False
     # The reranker's score and rank; None where no reranker scored the chunk.
     rerank: Score | None = None
+    # The knowledge base it came from when several were searched together; "" for one.
+    knowledge_base: str = ""
 
     @classmethod
     def of(
@@ -177,6 +179,7 @@ class ScoredChunk:
             "header": self.header,
             "location": self.pages,
             "ocr": self.ocr,
+            "knowledge_base": self.knowledge_base,
             "text": self.text,
             "scores": {k: (s.as_dict() if s else None) for k, s in self.scores().items()},
         }

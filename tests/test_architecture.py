@@ -2,8 +2,9 @@
 
 `rag/` is layered, each layer importing only its own and lower ones:
 vocabulary (the modules at the top of rag/) -> providers -> stores -> search and knowledge
-bases (kb) -> chat and eval (side by side, neither importing the other) -> lab -> the
-composition root (rag/engine.py) -> command lines (rag/commands/ and the `__main__` entry points).
+bases (kb) -> chat and eval (side by side, neither importing the other) -> lab and
+access (people and what they may do) -> the composition root (rag/engine.py) -> command
+lines (rag/commands/ and the `__main__` entry points).
 `ingest/` builds on `rag/`, never the reverse; neither imports streamlit. Each outside
 library with an adapter is imported by that adapter alone.
 """
@@ -19,7 +20,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("rag", "ingest", "pages")
 
-LAYERS = {"providers": 1, "stores": 2, "search": 3, "kb": 3, "chat": 4, "eval": 4, "lab": 5}
+LAYERS = {
+    "providers": 1,
+    "stores": 2,
+    "search": 3,
+    "kb": 3,
+    "chat": 4,
+    "eval": 4,
+    "lab": 5,
+    "access": 5,
+}
 ROOT_LAYER, COMMAND_LAYER = 6, 7
 # Each library with an adapter, and the only module allowed to import it.
 ADAPTERS = {

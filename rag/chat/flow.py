@@ -81,6 +81,11 @@ class ChatEngine:
         """True when answers are generated; False means retrieval-only answers."""
         return self._settings.llm_configured
 
+    def over(self, searcher: Searcher) -> ChatEngine:
+        """The same chat flow (settings, chat model) answering from `searcher` instead;
+        an empty search there is not explained, only reported."""
+        return ChatEngine(searcher, self._settings, self._model_factory)
+
     def ask(
         self,
         question: str,

@@ -69,6 +69,11 @@ class KnowledgeBases:
         return registry
 
     @property
+    def database(self) -> RegistryFile:
+        """The data folder's small database, which also keeps who may do what (rag.access)."""
+        return self._file
+
+    @property
     def read_only(self) -> bool:
         """True when the data folder cannot be written: the list is read, never changed."""
         return self._file.read_only
@@ -198,6 +203,8 @@ class KnowledgeBases:
         try:
             with self._file.transaction() as db:
                 db.execute("DELETE FROM knowledge_bases WHERE collection = ?", (kb.collection,))
+                # A later knowledge base may get the same collection name: never its shares.
+                db.execute("DELETE FROM kb_shares WHERE collection = ?", (kb.collection,))
             remove_collection(self.settings.with_overrides(collection=kb.collection))
         finally:
             folder.release()

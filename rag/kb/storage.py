@@ -1,5 +1,6 @@
-"""The registry's SQLite file: opened for writing, or copied into memory when the data
-folder cannot be written, and one transaction per change.
+"""The registry's SQLite file (the knowledge bases, their shares, the audit log and the
+questions asked): opened for writing, or copied into memory when the data folder cannot be
+written, and one transaction per change.
 
 SQLite's own locking makes each change atomic for every process that opens the file
 (`BEGIN IMMEDIATE` takes the write lock before reading what the change depends on), and a
@@ -22,16 +23,36 @@ from rag.errors import StoreError
 from rag.kb.model import KnowledgeBase, settings_from_json
 from rag.kb.names import name_key
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS knowledge_bases (
-    collection TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    name_key TEXT NOT NULL UNIQUE,
-    owner TEXT,
-    created_at REAL NOT NULL,
-    settings TEXT NOT NULL
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS knowledge_bases (
+        collection TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL UNIQUE,
+        owner TEXT,
+        created_at REAL NOT NULL,
+        settings TEXT NOT NULL
+    )""",
+    # Who else may use a knowledge base (rag.access): a person's id, or "*" for everyone
+    # signed in, as reader or editor. Deleted with the knowledge base, in one transaction.
+    """CREATE TABLE IF NOT EXISTS kb_shares (
+        collection TEXT NOT NULL,
+        grantee TEXT NOT NULL,
+        role TEXT NOT NULL,
+        PRIMARY KEY (collection, grantee)
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        at REAL NOT NULL,
+        person TEXT NOT NULL,
+        action TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        kb_name TEXT NOT NULL,
+        detail TEXT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_by_kb ON audit_log (collection, at)",
+    # When each person asked, for the questions-per-minute limit across sessions.
+    "CREATE TABLE IF NOT EXISTS question_log (person TEXT NOT NULL, at REAL NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS questions_by_person ON question_log (person, at)",
 )
-"""
 COLUMNS = "collection, name, owner, created_at, settings"
 _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
 
@@ -122,12 +143,17 @@ def _open_for_writing(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     try:
         db.execute("BEGIN IMMEDIATE")
-        db.execute(SCHEMA)
+        _create_tables(db)
         db.execute("COMMIT")
     except BaseException:
         db.close()
         raise
     return db
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    for statement in SCHEMA:
+        db.execute(statement)
 
 
 def _copy_into_memory(path: Path) -> sqlite3.Connection:
@@ -139,7 +165,7 @@ def _copy_into_memory(path: Path) -> sqlite3.Connection:
                 source.backup(memory)
             finally:
                 source.close()
-        memory.execute(SCHEMA)
+        _create_tables(memory)
     except sqlite3.Error as exc:
         memory.close()
         raise StoreError(f"The list of knowledge bases could not be read: {exc}") from exc

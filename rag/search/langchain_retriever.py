@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.results import ScoredChunk, SearchOptions
-from rag.search.retriever import Retriever
 
 
 class LibraryRetriever(BaseRetriever):
@@ -16,7 +17,9 @@ class LibraryRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    retriever: Retriever
+    # Anything with search(query, options) -> SearchResult: a Retriever, or a person's
+    # Workspace, which checks that they may search.
+    retriever: Any
     options: SearchOptions = SearchOptions()
 
     def _get_relevant_documents(

@@ -53,6 +53,19 @@ def original_path(data_dir: Path, collection: str, doc_id: str) -> Path:
     return data_dir / "files" / collection / doc_id
 
 
+def stored_bytes(data_dir: Path, collection: str) -> int:
+    """How many bytes a collection's files take: the originals of its documents, and the
+    files waiting in its ingestion queue (`queue/<collection>/`, as ingest.queue keeps them)."""
+    folders = (data_dir / "files" / collection, data_dir / "queue" / collection)
+    return sum(
+        f.stat().st_size
+        for folder in folders
+        if folder.is_dir()
+        for f in folder.iterdir()
+        if f.is_file()
+    )
+
+
 def open_stores(
     settings: Settings, identity: EmbedderIdentity, folder: Path | None = None
 ) -> Stores:

@@ -234,3 +234,26 @@ def test_files_the_command_line_queues_for_any_knowledge_base_are_ingested_by_th
     app.run()
     picker(app).set_value(inbox.collection).run()
     assert documents_listed(app) == ["inbox-notes.txt"]
+
+
+def test_the_chat_searches_several_knowledge_bases_and_labels_each_chunk(app_env):
+    reports = add_kb("Reports", mode="bm25")
+    app = upload(start(), ("notes.txt", NOTES, "text/plain"))  # into the default one
+    picker(app).set_value(reports.collection).run()
+    upload_into(app, reports, MINIMAL)
+    app.switch_page("pages/chat.py").run()
+    also = app.sidebar.multiselect(key="also_kbs")
+    assert also.options == ["documents"]  # every other knowledge base, by name
+
+    also.set_value(["documents"]).run()
+    app.chat_input[0].set_value("Tantivy search engine lorem ipsum").run()
+    assert not app.exception
+    cards = [text for text in plain(app.markdown) if text.startswith("**#")]
+    assert any("notes.txt" in card and "blue-badge[documents]" in card for card in cards)
+    assert any("minimal.pdf" in card and "blue-badge[Reports]" in card for card in cards)
+
+    # Alone again, the chosen knowledge base's chunks carry no label.
+    app.sidebar.multiselect(key="also_kbs").set_value([]).run()
+    app.chat_input[0].set_value("lorem ipsum").run()
+    cards = [text for text in plain(app.markdown) if text.startswith("**#")]
+    assert cards and not any("blue-badge" in card for card in cards)

@@ -91,6 +91,7 @@ def test_scored_chunk_as_dict_with_a_missing_score():
         "header": "Tax guide › Deadlines",
         "location": "p. 3",
         "ocr": False,
+        "knowledge_base": "",
         "text": "The tax is due in April.",
         "scores": {
             "vector": {"score": 0.8125, "rank": 2, "kind": "cosine similarity, -1..1"},
