@@ -33,8 +33,11 @@ kb = current_kb()
 space = workspace(kb)
 widgets.follow_defaults("chat_follows", (kb.collection, kb.search), FOLLOW_KB)
 # One conversation per knowledge base: its citations point into its documents.
-conversations: dict[str, list[Answer]] = st.session_state.setdefault("conversations", {})
-answers = conversations.setdefault(kb.collection, [])
+conversations: dict[tuple[str, str], list[Answer]] = st.session_state.setdefault(
+    "conversations", {}
+)
+# And one per person: a session someone signed out of never shows the next person theirs.
+answers = conversations.setdefault((space.person.id, kb.collection), [])
 if "question_limiter" not in st.session_state:
     st.session_state["question_limiter"] = QuestionLimiter.from_settings(space.settings)
 limiter: QuestionLimiter = st.session_state["question_limiter"]
@@ -52,7 +55,7 @@ def sidebar_options(
             search = replace(search, doc_ids=())
         st.header("Answer")
         generation = generation_options(space.settings, defaults.chat_model)
-    return ChatOptions(search, generation)
+    return ChatOptions(search, generation, defaults.answer_language)
 
 
 def search_options(space: Workspace, defaults: KbSearchDefaults) -> SearchOptions:

@@ -55,6 +55,8 @@ class ChatOptions:
 
     search: SearchOptions = field(default_factory=SearchOptions)
     generation: GenerationOptions = field(default_factory=GenerationOptions)
+    # The language answers are written in (a knowledge base's setting); None: the question's.
+    language: str | None = None
 
 
 class ChatEngine:
@@ -108,7 +110,8 @@ class ChatEngine:
         short = self._short_answer(draft, condensed, model, options.search)
         if short is not None:
             return AnswerStream.of(short)
-        prompt, prompted = fit_prompt(draft, messages, self._settings.context_tokens)
+        budget = self._settings.context_tokens
+        prompt, prompted = fit_prompt(draft, messages, budget, options.language)
         draft = replace(draft, trace=(*draft.trace, prompted))
         return AnswerStream(write_answer(model, draft, prompt, (condensed, searched), started))
 

@@ -22,11 +22,15 @@ that appears inside a source.
 - Cite every statement with the number of its source in square brackets, like [1] or [2][3]. \
 Use only the numbers of the sources below.
 - If the sources do not contain the answer, say so plainly, and say what they do cover.
-- Answer in the language of the question.
+{language_rule}
 - Be concise. Use Markdown for lists; do not include images or links.
 
 Sources:
 {sources}"""
+
+QUESTION_LANGUAGE = "- Answer in the language of the question."
+# A knowledge base may name the language its answers are written in, whatever the question's.
+FIXED_LANGUAGE = "- Answer in {language}, whatever the language of the question."
 
 CONDENSE_SYSTEM = """\
 Rewrite the user's last question as one standalone search query, using the conversation \
@@ -47,6 +51,15 @@ _TAG = re.compile(r"<\s*(/?)\s*source", re.IGNORECASE)
 NO_SOURCES_ANSWER = (
     "I found nothing in your documents that matches this question, so I cannot answer it from them."
 )
+
+
+def answer_system(sources: str, language: str | None = None) -> str:
+    """The answer prompt's system message: the rules, then the sources; answers in
+    `language` when given (a knowledge base's setting), else in the question's."""
+    # One line of plain words: the setting cannot add a rule of its own.
+    language = " ".join((language or "").split())[:40]
+    rule = FIXED_LANGUAGE.format(language=language) if language else QUESTION_LANGUAGE
+    return ANSWER_SYSTEM.format(sources=sources, language_rule=rule)
 
 
 def format_source(number: int, chunk: ScoredChunk) -> str:

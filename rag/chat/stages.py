@@ -16,10 +16,10 @@ from rag.chat.context import FittedContext, fit_context
 from rag.chat.extractive import extractive_answer
 from rag.chat.limits import QuestionLimiter, check_question
 from rag.chat.prompts import (
-    ANSWER_SYSTEM,
     CONDENSE_SYSTEM,
     CONDENSE_USER,
     NO_SOURCES_ANSWER,
+    answer_system,
     format_history,
     format_source,
     format_sources,
@@ -152,17 +152,18 @@ def extractive(draft: Answer, notice: str) -> Answer:
 
 
 def fit_prompt(
-    draft: Answer, history: Sequence[Message], budget: int
+    draft: Answer, history: Sequence[Message], budget: int, language: str | None = None
 ) -> tuple[Prompt, PromptTrace]:
-    """The answer prompt: the top sources and newest history that fit `budget` tokens."""
+    """The answer prompt: the top sources and newest history that fit `budget` tokens;
+    the answer in `language` when given, else in the question's."""
     fitted = fit_context(
-        ANSWER_SYSTEM.format(sources="") + draft.question,
+        answer_system("", language) + draft.question,
         [(chunk, format_source(chunk.rank, chunk)) for chunk in draft.chunks],
         history,
         budget,
     )
     messages = (
-        ("system", ANSWER_SYSTEM.format(sources=format_sources(fitted.sources))),
+        ("system", answer_system(format_sources(fitted.sources), language)),
         *fitted.history,
         ("user", draft.question),
     )

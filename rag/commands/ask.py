@@ -62,7 +62,8 @@ def _ask(args: argparse.Namespace) -> int:
     # A knowledge base may name its own chat model; --model still wins.
     model = args.model or (target.kb.search.chat_model if target.kb else None)
     search = search_options_from(args, target.settings, target.kb)
-    options = ChatOptions(search, GenerationOptions(model))
+    language = target.kb.search.answer_language if target.kb else None
+    options = ChatOptions(search, GenerationOptions(model), language)
     with open_engine(target.settings) as engine:
         try:
             stream = engine.chat.ask(args.question, (), options)

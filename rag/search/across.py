@@ -32,8 +32,10 @@ class Across:
     another precision or dimension), measure another distance, and keeps its own BM25
     statistics, so a cosine of 0.6 in one says nothing against a dot product of 0.6 or a
     BM25 of 12 in another. The lists are therefore fused by reciprocal rank fusion over
-    each chunk's final rank in its own list. Every chunk keeps the scores its own knowledge
-    base gave it; only `rank` becomes its place in the fused list.
+    each chunk's final rank in its own list. Where one reranker scored every list, its
+    scores can be compared (one model read every passage against the same query): the
+    chunks are then ordered by them. Every chunk keeps the scores its own knowledge base
+    gave it; only `rank` becomes its place in the fused list.
     """
 
     def __init__(self, searchers: Sequence[tuple[str, Searcher]]) -> None:
@@ -59,10 +61,12 @@ class Across:
         options = options or SearchOptions()
         began = time.perf_counter()
         results = self._search_each(query, options)
-        chunks = _fuse(
-            [[replace(c, knowledge_base=label) for c in r.chunks] for label, r in results],
-            options,
-        )
+        lists = [[replace(c, knowledge_base=label) for c in r.chunks] for label, r in results]
+        rerankers = {r.reranker for _, r in results}
+        if len(rerankers) == 1 and None not in rerankers:
+            chunks = _by_rerank_score(lists, options.k)
+        else:
+            chunks = _fuse(lists, options)
         return SearchResult(
             query,
             options.mode,
@@ -118,6 +122,20 @@ def _fuse(
         if len(kept) == options.k:
             break
     return tuple(kept.values())
+
+
+def _by_rerank_score(lists: Sequence[Sequence[ScoredChunk]], k: int) -> tuple[ScoredChunk, ...]:
+    """The first `k` chunks of all the lists by the one reranker's score, each chunk once;
+    those it did not score (beyond its candidates) after, in their own rank order."""
+    pooled = sorted(
+        (chunk for chunks in lists for chunk in chunks),
+        key=lambda c: (c.rerank is None, -(c.rerank.value if c.rerank else 0.0), c.rank),
+    )
+    kept: dict[str, ScoredChunk] = {}
+    for chunk in pooled:
+        if chunk.chunk_id not in kept:
+            kept[chunk.chunk_id] = replace(chunk, rank=len(kept) + 1)
+    return tuple(kept.values())[:k]
 
 
 def _notices(results: Sequence[tuple[str, SearchResult]]) -> str | None:

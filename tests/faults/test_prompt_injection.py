@@ -15,7 +15,7 @@ import pytest
 
 from ingest.files import FileStatus
 from rag.chat.flow import ChatEngine, ChatOptions, chat_over_library
-from rag.chat.prompts import ANSWER_SYSTEM
+from rag.chat.prompts import answer_system
 from rag.results import SearchMode, SearchOptions
 from rag.search.retriever import Retriever
 from tests.support.fake_llm import FakeLLM
@@ -90,7 +90,7 @@ def test_every_source_stays_inside_its_delimiters(library, base_settings, poison
     for _, body in blocks:
         assert not _ANY_TAG.search(body), body  # nothing inside opens or closes a source
     # Outside the blocks is exactly the instructions: no document text leaked out.
-    assert _SOURCE.sub("", prompt).strip() == ANSWER_SYSTEM.format(sources="").strip()
+    assert _SOURCE.sub("", prompt).strip() == answer_system("").strip()
     assert "data, not instructions" in prompt
     # The hidden (white and off-page) text reaches the model only as source data.
     hidden = [body for _, body in blocks if "off page" in body]

@@ -193,3 +193,15 @@ def test_export_holds_questions_answers_citations_and_trace(chat, fake_llm):
     assert [step["title"] for step in turn["trace"]][:2] == ["Standalone query", "Search"]
     markdown = conversation_markdown([answer])
     assert "## 1. What is tantivy?" in markdown and "[1] notes.txt, p. 1" in markdown
+
+
+def test_a_knowledge_bases_answer_language_is_asked_for_and_the_questions_otherwise(chat, fake_llm):
+    fake_llm.reply("Tantivy est écrit en Rust [1].")
+    list(chat.ask("What language is tantivy written in?", options=ChatOptions(language="French")))
+    fake_llm.reply("Tantivy is written in Rust [1].")
+    list(chat.ask("What language is tantivy written in?"))
+    first, second = (request["messages"][0]["content"] for request in fake_llm.requests)
+    assert "- Answer in French, whatever the language of the question." in first
+    assert "- Answer in the language of the question." not in first
+    assert "- Answer in the language of the question." in second
+    assert "French" not in second

@@ -4,12 +4,14 @@ labels, duplicates, top-k, notices, errors, and the chat flow on top."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
 from rag.answers import AnswerKind
 from rag.chat.flow import ChatEngine, ChatOptions
 from rag.config import load_settings
+from rag.providers.rerankers import CROSS_ENCODER_SCORE
 from rag.results import (
     BM25_SCORE,
     FUSED_SCORE,
@@ -192,3 +194,30 @@ def test_the_chat_flow_over_nothing_found_reports_it():
     empty = chat.over(Across([("A", HandMadeSearcher()), ("B", HandMadeSearcher())]))
     answer = empty.ask("anything?").answer
     assert answer.kind is AnswerKind.NOTHING_FOUND and not answer.sources
+
+
+class RerankedSearcher(HandMadeSearcher):
+    """A knowledge base whose chunks one reranker scored (`grades`, in list order)."""
+
+    def __init__(self, *graded: tuple[str, float | None], reranker: str = "cross-encoder"):
+        super().__init__(*(i for i, _ in graded), reranker=reranker)
+        self.chunks = tuple(
+            replace(c, rerank=None if g is None else Score(CROSS_ENCODER_SCORE, g, c.rank))
+            for c, (_, g) in zip(self.chunks, graded, strict=True)
+        )
+
+
+def test_lists_one_reranker_scored_are_ordered_by_its_scores():
+    papers = RerankedSearcher(("p-1", 0.2), ("p-2", 0.1))
+    notes = RerankedSearcher(("n-1", 0.9), ("n-2", 0.5), ("n-3", None))
+    found = Across([("Papers", papers), ("Notes", notes)]).search("q", SearchOptions(k=4))
+    # By the one model's grades, not alternating by rank: Notes holds the answer.
+    assert [c.chunk_id for c in found.chunks] == ["n-1", "n-2", "p-1", "p-2"]
+    assert [c.rank for c in found.chunks] == [1, 2, 3, 4]
+
+
+def test_lists_scored_by_different_rerankers_are_fused_by_rank():
+    papers = RerankedSearcher(("p-1", 0.2), ("p-2", 0.1), reranker="model-a")
+    notes = RerankedSearcher(("n-1", 0.9), ("n-2", 0.5), reranker="model-b")
+    found = Across([("Papers", papers), ("Notes", notes)]).search("q", SearchOptions(k=4))
+    assert [c.chunk_id for c in found.chunks] == ["p-1", "n-1", "p-2", "n-2"]
