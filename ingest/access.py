@@ -31,13 +31,17 @@ class Uploads:
         workspace.gate.check_storage(workspace.kb, len(data))
         replaced = any(d.name == name for d in workspace.documents())
         job_id = self._queue.add(name, data, password)
-        workspace.record_upload(name, replaced)
+        workspace.record_change("replace" if replaced else "add", name)
         return job_id
 
     def cancel(self, job_id: int | None = None) -> int:
         """Cancel one job, or all unfinished ones (None)."""
         self._workspace.require(Action.CANCEL)
-        return self._queue.cancel(job_id)
+        cancelled = self._queue.cancel(job_id)
+        if cancelled:
+            what = "every unfinished upload" if job_id is None else f"upload {job_id}"
+            self._workspace.record_change("cancel", what)
+        return cancelled
 
     def jobs(self) -> list[Job]:
         """The jobs, as IngestQueue.jobs lists them."""

@@ -31,7 +31,7 @@ from rag.access import Action, Gate, Person, Workspace
 from rag.config import Settings, load_settings
 from rag.engine import open_engine
 from rag.errors import RagError
-from rag.kb import KnowledgeBase, KnowledgeBaseNameError, KnowledgeBases
+from rag.kb import KnowledgeBase, KnowledgeBases
 from rag.providers.embeddings import Embedder, make_embedder
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,19 @@ def registry() -> KnowledgeBases:
 
 
 def person() -> Person:
-    """Who is using the app: the person signed in, or the local user without sign-in."""
-    return signin.current_person()
+    """Who is using the app: the person signed in, or the local user without sign-in
+    (unless sign-in is required: then the page says so and stops)."""
+    current = settings()
+    who = signin.current_person(current.allowed_people)
+    if who.local and _sign_in_required(current):
+        st.error(
+            "Sign-in is required here (RAG_REQUIRE_SIGN_IN, on by itself once people own"
+            " knowledge bases in the data folder), and none is configured: add an [auth]"
+            " section to .streamlit/secrets.toml (see the README). To open the folder anyway"
+            " as the local user, who owns every knowledge base, set RAG_REQUIRE_SIGN_IN=off."
+        )
+        st.stop()
+    return who
 
 
 def gate() -> Gate:
@@ -70,7 +81,7 @@ def knowledge_bases() -> list[KnowledgeBase]:
     with guarded():
         visible = [kb for kb, _ in gate().visible(who)]
         if not who.local and not kbs.read_only and not any(kb.owner == who.id for kb in visible):
-            visible.append(_private_kb(who))
+            visible += _first_kb(who)
         default = kbs.default().collection
     return sorted(visible, key=lambda kb: (kb.collection != default, kb.owner != who.id))
 
@@ -90,9 +101,10 @@ def current_kb(bases: list[KnowledgeBase] | None = None) -> KnowledgeBase:
 def workspace(kb: KnowledgeBase | None = None) -> Workspace:
     """The person's use of `kb` (by default the chosen knowledge base): its search, answers,
     documents and library, each call checked."""
-    kb = kb or current_kb()
+    kb, who = kb or current_kb(), person()
     with guarded():
-        return _opened(kb).engine.workspace(kb, person(), gate())
+        gate().require(kb, who, Action.SEARCH)  # before its engine is opened for them
+        return _opened(kb).engine.workspace(kb, who, gate())
 
 
 def uploads() -> Uploads | None:
@@ -139,12 +151,23 @@ def clear_engine() -> None:
     _open_engines.clear()
 
 
-def _private_kb(who: Person) -> KnowledgeBase:
-    """A new knowledge base of `who`'s own, named after them."""
+def _sign_in_required(current: Settings) -> bool:
+    if current.require_sign_in is not None:
+        return current.require_sign_in
+    # Opened without sign-in, a folder people keep private documents in would show them all.
+    with guarded():
+        return any(kb.owner is not None for kb in registry().list())
+
+
+def _first_kb(who: Person) -> list[KnowledgeBase]:
+    """A first, private knowledge base for `who`; a failure is logged, not shown, so that
+    they still reach what is shared with them."""
     try:
-        return gate().create(who.id, who)
-    except KnowledgeBaseNameError:  # someone took the name
-        return gate().create(f"{who.id} (private)", who)
+        made = gate().create_first(who)
+    except RagError:
+        log.exception("Could not make a knowledge base for %s", who.id)
+        return []
+    return [] if made is None else [made]
 
 
 def _opened(kb: KnowledgeBase | None = None) -> OpenedKb:

@@ -132,7 +132,8 @@ def manage(documents) -> None:
         st.session_state.pop("outcomes", None)
         st.toast(f"Deleted {display_name(names[doc_id])}")
         st.rerun()
-    chunks = space.chunks_of(doc_id)
+    with guarded():
+        chunks = space.chunks_of(doc_id)
     st.subheader(f"Chunks ({len(chunks)})")
     frame = pd.DataFrame(
         {

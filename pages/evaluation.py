@@ -7,14 +7,14 @@ import streamlit as st
 
 from pages import widgets
 from pages.common import guarded, knowledge_bases, person, workspace
-from rag.access import Action
+from rag.access import AccessDeniedError, Action
 from rag.eval.embedder_comparison import EmbedderComparison, compare_collections
 from rag.eval.runs import QA_METRICS, EvalReport, missing_sources
 from rag.eval.saved import EvalStore, history_rows, run_saved_set
 from rag.eval.sets import QAItem
 from rag.results import DEFAULT_RRF_K, SearchMode, SearchOptions
 from rag.safe_text import escape_markdown
-from rag.stores.collections import list_collections
+from rag.stores.collections import CollectionInfo, list_collections
 
 widgets.knowledge_base_picker()
 space = workspace()
@@ -32,13 +32,18 @@ def questions_label(count: int) -> str:
 
 
 def upload_set() -> None:
-    """Check an uploaded question file and save it under a name."""
+    """Check an uploaded question file and save it under a name (editors: a saved set is
+    shared by everyone who may use the knowledge base)."""
+    if not space.may(Action.ADD):
+        st.caption("Question sets are added by its owner and editors; you can run them.")
+        return
     upload = st.file_uploader("Question file (JSON lines)", type=["jsonl"], key="qa_upload")
     if upload is None:
         return
     name = st.text_input("Save as", value=upload.name, key="qa_name").strip() or upload.name
     if st.button("Save question set", key="save_set"):
         with guarded(stop=False):
+            space.require(Action.ADD)
             items = store.save_set(name, upload.getvalue().decode("utf-8", errors="replace"))
             st.session_state["qa_set"] = name
             st.toast(f"Saved {escape_markdown(name)}: {questions_label(len(items))}")
@@ -99,14 +104,7 @@ def compare_embedders(
     """Run the set on a second collection, built with another model, beside this one."""
     st.header("Compare embedders")
     current = library.settings.collection
-    # Only the collections of knowledge bases the person may use (the local user may
-    # use every collection, registered or not).
-    theirs = {kb.collection for kb in knowledge_bases()}
-    others = [
-        c
-        for c in list_collections(library.settings)
-        if c.name != current and c.identity and (person().local or c.name in theirs)
-    ]
+    others = _other_collections(current)
     if not others:
         st.caption(
             "To compare embedding models, re-embed these documents into a second collection:"
@@ -121,6 +119,7 @@ def compare_embedders(
     if st.button("Compare", key="run_compare", disabled=not modes):
         st.session_state.pop("comparison", None)
         with guarded(stop=False), st.spinner("Searching both collections…"):
+            _may_evaluate(other.name)
             st.session_state["comparison"] = compare_collections(
                 library.settings,
                 questions,
@@ -133,6 +132,28 @@ def compare_embedders(
     comparison = st.session_state.get("comparison")
     if comparison is not None:
         show_comparison(comparison)
+
+
+def _other_collections(current: str) -> list[CollectionInfo]:
+    """The collections beside `current` that can be compared: those of the knowledge bases
+    the person may use (the local user may use every collection, registered or not)."""
+    theirs = {kb.collection for kb in knowledge_bases()}
+    return [
+        c
+        for c in list_collections(library.settings)
+        if c.name != current and c.identity and (person().local or c.name in theirs)
+    ]
+
+
+def _may_evaluate(collection: str) -> None:
+    """AccessDeniedError unless the person may evaluate the knowledge base kept in
+    `collection` (the local user may evaluate any collection, registered or not)."""
+    if person().local:
+        return
+    found = next((kb for kb in knowledge_bases() if kb.collection == collection), None)
+    if found is None:
+        raise AccessDeniedError(f"No knowledge base in {collection!r} is shared with you")
+    workspace(found).require(Action.EVALUATE)
 
 
 def show_comparison(comparison: EmbedderComparison) -> None:

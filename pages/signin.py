@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rag.access import LOCAL_USER, AccessDeniedError, Person
+from rag.access.people import admit
 from rag.safe_text import escape_markdown
 
 
@@ -21,16 +22,26 @@ def sign_in_configured() -> bool:
         return False
 
 
-def current_person() -> Person:
+def current_person(allowed: tuple[str, ...] = ()) -> Person:
     """The person signed in, or the local user without sign-in; without a sign-in yet,
-    the sign-in screen is shown and the page stops."""
+    the sign-in screen is shown and the page stops, as it does for someone `allowed`
+    (RAG_ALLOWED_PEOPLE) does not name."""
     if not sign_in_configured():
         return LOCAL_USER
     if not st.user.is_logged_in:
         sign_in_screen()
         st.stop()
+    user = st.user
     try:
-        return Person.signed_in(st.user.get("email"), st.user.get("sub"), st.user.get("name"))
+        verified = user.get("email_verified")
+        who = Person.signed_in(
+            user.get("email"),
+            user.get("sub"),
+            user.get("name"),
+            None if verified is None else verified in (True, "true"),
+        )
+        admit(who, allowed)
+        return who
     except AccessDeniedError as exc:
         st.error(str(exc))
         st.button("Sign out", on_click=st.logout)

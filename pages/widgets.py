@@ -243,12 +243,14 @@ def knowledge_base_picker() -> None:
         st.session_state[common.CHOICE_KEY] = _named_in_url()
     current = common.current_kb(bases)  # stops the page when there is none
     options, default = list(names), bases[0].collection
+    # Marked: the data folder's default knowledge base, which a signed-in person may not see.
+    registry_default = common.registry().default().collection
     # The options are collections, which a rename leaves as they are: the choice survives it.
     chosen = st.sidebar.selectbox(
         "Knowledge base",
         options,
         index=options.index(current.collection),
-        format_func=lambda c: f"{names[c]} (default)" if c == default else names[c],
+        format_func=lambda c: f"{names[c]} (default)" if c == registry_default else names[c],
         key="kb_picker",
         help="The documents every page works on. Create, rename, change or delete knowledge"
         " bases on the Documents page.",

@@ -99,12 +99,16 @@ class Settings:
     max_answer_tokens: int = 4000
     session_questions_per_minute: int = 10
     session_max_questions: int = 500
-    # With sign-in: who owns the knowledge bases without an owner (folded emails), how many
+    # With sign-in: who owns the knowledge bases without an owner (emails), how many
     # questions one person may ask a minute across their sessions, and how much room
     # (MB; 0 for no limit) the files of the knowledge bases they own may take.
     admins: tuple[str, ...] = ()
     person_questions_per_minute: int = 20
     person_storage_mb: int = 2048
+    # Who may sign in at all (emails, "@domain"; empty: whoever the provider signs in), and
+    # whether the app refuses to run without sign-in (None: once people own knowledge bases).
+    allowed_people: tuple[str, ...] = ()
+    require_sign_in: bool | None = None
     azure_endpoint: str | None = None
     azure_api_key: str | None = field(default=None, repr=False)
     azure_api_version: str = "2024-10-21"
@@ -214,7 +218,9 @@ def _parse(env: Values) -> Settings:
         chroma_host=env.optional_text("CHROMA_HOST"),
         ocr=env.flag("RAG_OCR", DEFAULTS.ocr),
         pdf_tables=env.flag("RAG_PDF_TABLES", DEFAULTS.pdf_tables),
-        admins=tuple(a.strip().lower() for a in env.text("RAG_ADMINS", "").split(",") if a.strip()),
+        admins=env.names("RAG_ADMINS"),
+        allowed_people=env.names("RAG_ALLOWED_PEOPLE"),
+        require_sign_in=env.optional_flag("RAG_REQUIRE_SIGN_IN"),
         **numbers,
     )
     settings = replace(settings, **_chat_settings(env, settings), **_rerank_settings(env))

@@ -48,6 +48,16 @@ class Values:
             return raw.lower() in _TRUE
         raise SettingsError(f"{name} must be on or off (true/false, 1/0), got {raw!r}")
 
+    def optional_flag(self, name: str) -> bool | None:
+        """On, off, or None when not set."""
+        return None if self.optional_text(name) is None else self.flag(name, False)
+
+    def names(self, name: str) -> tuple[str, ...]:
+        """A comma-separated list, each entry stripped; an email or "@domain" folded to lower
+        case (anything else, such as a provider's subject, kept as it is)."""
+        entries = (e.strip() for e in (self.optional_text(name) or "").split(","))
+        return tuple(e.lower() if "@" in e else e for e in entries if e)
+
     def text(self, name: str, default: str) -> str:
         return self.optional_text(name) or default
 

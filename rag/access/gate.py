@@ -17,9 +17,10 @@ from rag.access.people import (
     Person,
     Role,
     StorageLimitError,
+    person_key,
 )
 from rag.access.records import AccessRecords, AuditEntry, Share
-from rag.errors import QuestionLimitError
+from rag.errors import DataFolderReadOnlyError, QuestionLimitError
 from rag.kb import IndexSettings, KnowledgeBase, KnowledgeBases
 from rag.stores.collections import stored_bytes
 
@@ -43,7 +44,7 @@ class Gate:
     ) -> None:
         self.registry = registry
         self.records = records or AccessRecords(registry.database)
-        self._admins = frozenset(a.strip().lower() for a in admins)
+        self._admins = frozenset(person_key(a) for a in admins)
         self._per_minute = questions_per_minute
         self._storage_mb = storage_mb
 
@@ -111,31 +112,40 @@ class Gate:
         self.record(by, "create", kb, kb.index.describe())
         return kb
 
+    def create_first(self, by: Person) -> KnowledgeBase | None:
+        """A private knowledge base for someone signed in who owns none yet, named after
+        them (see KnowledgeBases.create_first); None when they own one already."""
+        kb = self.registry.create_first(by.id, by.id)
+        if kb is not None:
+            self.record(by, "create", kb, "their first, private knowledge base")
+        return kb
+
     def rename(self, kb: KnowledgeBase, by: Person, new_name: str) -> KnowledgeBase:
         """Rename `kb`; only its owner may."""
         self.require(kb, by, Action.RENAME)
-        renamed = self.registry.rename(kb.name, new_name)
+        renamed = self.registry.rename(kb, new_name)
         self.record(by, "rename", renamed, f"{kb.name} to {renamed.name}")
         return renamed
 
     def update(self, kb: KnowledgeBase, by: Person, **changes: object) -> KnowledgeBase:
         """Change `kb`'s search defaults (see KnowledgeBases.update); only its owner may."""
         self.require(kb, by, Action.CHANGE_SETTINGS)
-        updated = self.registry.update(kb.name, **changes)
+        updated = self.registry.update(kb, **changes)
         self.record(by, "settings", updated, ", ".join(f"{k}={v}" for k, v in changes.items()))
         return updated
 
     def delete(self, kb: KnowledgeBase, by: Person) -> None:
         """Delete `kb` with its documents (see KnowledgeBases.delete); only its owner may."""
         self.require(kb, by, Action.DELETE_KB)
-        self.registry.delete(kb.name)
+        self.registry.delete(kb)
         self.record(by, "delete knowledge base", kb, kb.name)
 
     def share(self, kb: KnowledgeBase, by: Person, grantee: str, role: Role) -> Share:
         """Share `kb` with `grantee` (an email, or "*" for everyone signed in) as reader or
         editor; only its owner may."""
         self.require(kb, by, Action.SHARE)
-        grantee = grantee.strip().lower()
+        self._refuse_if_read_only()
+        grantee = person_key(grantee)
         if not grantee or any(c.isspace() for c in grantee):
             raise AccessDeniedError("Share with a person's email, or * for everyone signed in")
         if role is Role.OWNER:
@@ -147,7 +157,8 @@ class Gate:
     def unshare(self, kb: KnowledgeBase, by: Person, grantee: str) -> bool:
         """Stop sharing `kb` with `grantee`; False when it was not shared with them."""
         self.require(kb, by, Action.SHARE)
-        return self.records.remove_share(kb, grantee.strip().lower(), by)
+        self._refuse_if_read_only()
+        return self.records.remove_share(kb, person_key(grantee), by)
 
     def shares(self, kb: KnowledgeBase, by: Person) -> list[Share]:
         """Whom `kb` is shared with; only its owner may see."""
@@ -191,6 +202,13 @@ class Gate:
                 f"Adding {adding / 1e6:.1f} MB would take {kb.owner}'s documents past their"
                 f" {self._storage_mb:,} MB (RAG_PERSON_STORAGE_MB; {used / 1e6:.1f} MB used)."
                 " Delete documents they no longer need first."
+            )
+
+    def _refuse_if_read_only(self) -> None:
+        # Shares written to the in-memory copy of a read-only folder's list would be lost.
+        if self.registry.read_only:
+            raise DataFolderReadOnlyError(
+                "The data folder is read-only: knowledge bases can be searched, not shared"
             )
 
     def _owns(self, kb: KnowledgeBase, person: Person) -> bool:

@@ -35,10 +35,23 @@ class Person:
     local: bool = False
 
     @classmethod
-    def signed_in(cls, email: str | None, subject: str | None, name: str | None) -> Person:
-        """The person a sign-in names: by email (case folded), else by the provider's
-        subject (kept as it is: subjects are case-sensitive)."""
-        key = email.strip().lower() if email and email.strip() else (subject or "").strip()
+    def signed_in(
+        cls,
+        email: str | None,
+        subject: str | None,
+        name: str | None,
+        email_verified: bool | None = None,
+    ) -> Person:
+        """The person a sign-in names: by email, else by the provider's subject (see
+        `person_key`). An email the provider says it has not verified is refused: anyone
+        could have registered it."""
+        email = (email or "").strip()
+        if email and email_verified is False:
+            raise AccessDeniedError(
+                f"Your identity provider has not verified your email ({email}): verify it"
+                " there, then sign in again."
+            )
+        key = person_key(email or subject or "")
         if not key:
             raise AccessDeniedError("The sign-in gave neither an email nor a subject")
         return cls(key, (name or "").strip() or key)
@@ -52,6 +65,26 @@ class Person:
 
 
 LOCAL_USER = Person("local", "the local user", local=True)
+
+
+def person_key(text: str) -> str:
+    """How a person is known: an email folded to lower case, a provider's subject as it is
+    (subjects are case-sensitive)."""
+    text = text.strip()
+    return text.lower() if "@" in text else text
+
+
+def admit(person: Person, allowed: tuple[str, ...]) -> None:
+    """AccessDeniedError unless `allowed` names the person: their email, or "@domain" for
+    everyone of that domain; an empty `allowed` admits everyone the provider signs in."""
+    if person.local or not allowed:
+        return
+    domain = "@" + person.id.rpartition("@")[2] if "@" in person.id else None
+    if person.id in allowed or (domain is not None and domain in allowed):
+        return
+    raise AccessDeniedError(
+        f"{person.label} may not use this app (RAG_ALLOWED_PEOPLE): ask its administrator."
+    )
 
 
 class Role(IntEnum):

@@ -17,6 +17,7 @@ from rag.chat.limits import QuestionLimiter, check_question
 from rag.chat.stream import AnswerStream
 from rag.config import Settings
 from rag.documents import Chunk, DocumentRecord
+from rag.errors import QuestionLimitError
 from rag.kb import KnowledgeBase
 from rag.results import SearchOptions, SearchResult
 from rag.search.across import Across, Searcher
@@ -73,8 +74,7 @@ class Workspace:
         """Answer `question` from the knowledge base (see ChatEngine.ask), counted against
         the person's questions per minute across all their sessions."""
         self.require(Action.ANSWER)
-        check_question(question, self.settings)  # one too long is not counted
-        self.gate.admit_question(self.person)
+        _count_question(self, question, limiter)
         return self._chat.ask(question, history, options, limiter)
 
     def chat_over(self, searcher: Searcher) -> ChatEngine:
@@ -109,11 +109,11 @@ class Workspace:
         self._library.delete(doc_id)
         self.gate.record(self.person, "delete", self.kb, name)
 
-    def record_upload(self, name: str, replaced: bool) -> None:
-        """Write a file the person queued to the audit log, as added or replacing the
-        document of that name."""
+    def record_change(self, change: str, detail: str) -> None:
+        """Write a change the person made to the documents (a file queued as "add" or
+        "replace", uploads cancelled) to the audit log; only editors make changes."""
         self.require(Action.ADD)
-        self.gate.record(self.person, "replace" if replaced else "add", self.kb, name)
+        self.gate.record(self.person, change, self.kb, detail)
 
     def langchain_retriever(self, options: SearchOptions | None = None) -> LibraryRetriever:
         """The knowledge base as a LangChain retriever that searches as this person."""
@@ -143,9 +143,18 @@ def ask_across(
     AccessDeniedError before anything is searched if they may not ask one of them."""
     _require_all(workspaces, Action.ANSWER)
     first = workspaces[0]
-    check_question(question, first.settings)  # one too long is not counted
-    first.gate.admit_question(first.person)
+    _count_question(first, question, limiter)
     return first.chat_over(_across(workspaces)).ask(question, history, options, limiter)
+
+
+def _count_question(workspace: Workspace, question: str, limiter: QuestionLimiter | None) -> None:
+    """Count the question against the person's limit across sessions, once it is known
+    that neither its length nor the session's own limit refuses it."""
+    check_question(question, workspace.settings)
+    allowance = limiter.check() if limiter is not None else None
+    if allowance is not None and not allowance.allowed:
+        raise QuestionLimitError(allowance.message)
+    workspace.gate.admit_question(workspace.person)
 
 
 def _require_all(workspaces: Sequence[Workspace], action: Action) -> None:

@@ -22,28 +22,27 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.errors import DataFolderReadOnlyError, StoreError
+from rag.kb.checks import check_changes, default_kept, refuse_taken
 from rag.kb.errors import (
-    IndexSettingsLockedError,
     KnowledgeBaseError,
-    KnowledgeBaseNameError,
     KnowledgeBaseNotFoundError,
-    KnowledgeBaseSettingsError,
 )
 from rag.kb.found import found_collections, register_found
 from rag.kb.model import (
     IndexSettings,
     KbSearchDefaults,
     KnowledgeBase,
-    index_fields,
-    search_fields,
 )
-from rag.kb.names import clean_name, name_key, new_collection_name
+from rag.kb.names import NAME_MAX_CHARS, clean_name, name_key, new_collection_name, unique_name
 from rag.kb.removal import remove_collection
 from rag.kb.storage import COLUMNS, RegistryFile, from_row, insert
 from rag.stores.collections import CollectionInfo
 from rag.stores.folder_lock import lock_folder
 
 REGISTRY_FILE = "knowledge_bases.sqlite"
+# A knowledge base by name (case ignored), or the knowledge base itself, found by its
+# collection whatever it is called now (a rename meanwhile cannot redirect the change).
+Which = str | KnowledgeBase
 
 
 class KnowledgeBases:
@@ -129,7 +128,7 @@ class KnowledgeBases:
 
     def deletion_refused(self, kb: KnowledgeBase) -> str | None:
         """Why `kb` cannot be deleted (it is the default one), or None when it can."""
-        return _default_kept(kb, self.settings) if self.is_default(kb) else None
+        return default_kept(kb, self.settings) if self.is_default(kb) else None
 
     # Changing -----------------------------------------------------------------------------
 
@@ -145,39 +144,62 @@ class KnowledgeBases:
         self._refuse_if_read_only()
         name = clean_name(name)
         with self._file.transaction() as db:
-            _refuse_taken(db, name)
-            taken = {row[0] for row in db.execute("SELECT collection FROM knowledge_bases")}
-            kb = KnowledgeBase(
-                name=name,
-                collection=new_collection_name(name, taken),
-                owner=owner,
-                created_at=time.time(),
-                index=index or IndexSettings.from_settings(self.settings),
-                search=search or KbSearchDefaults.from_settings(self.settings),
-            )
-            insert(db, kb)
+            refuse_taken(db, name)
+            kb = self._insert_new(db, name, owner, index, search)
         return kb
 
-    def rename(self, name: str, new_name: str) -> KnowledgeBase:
+    def create_first(self, owner: str, name: str) -> KnowledgeBase | None:
+        """A first knowledge base for `owner`, under `name` or the first free `name (2)`,
+        `name (3)`...; None when they own one already. One transaction: two sessions of
+        one person make one, and a name someone else took cannot stop it."""
+        self._refuse_if_read_only()
+        with self._file.transaction() as db:
+            if db.execute("SELECT 1 FROM knowledge_bases WHERE owner = ?", (owner,)).fetchone():
+                return None
+            taken = {row[0] for row in db.execute("SELECT name_key FROM knowledge_bases")}
+            free = unique_name(clean_name(name[:NAME_MAX_CHARS]), taken)
+            return self._insert_new(db, free, owner)
+
+    def _insert_new(
+        self,
+        db: sqlite3.Connection,
+        name: str,
+        owner: str | None,
+        index: IndexSettings | None = None,
+        search: KbSearchDefaults | None = None,
+    ) -> KnowledgeBase:
+        taken = {row[0] for row in db.execute("SELECT collection FROM knowledge_bases")}
+        kb = KnowledgeBase(
+            name=name,
+            collection=new_collection_name(name, taken),
+            owner=owner,
+            created_at=time.time(),
+            index=index or IndexSettings.from_settings(self.settings),
+            search=search or KbSearchDefaults.from_settings(self.settings),
+        )
+        insert(db, kb)
+        return kb
+
+    def rename(self, name: Which, new_name: str) -> KnowledgeBase:
         """Give a knowledge base another name; its documents and collection stay as they are."""
         self._refuse_if_read_only()
         new_name = clean_name(new_name)
         with self._file.transaction() as db:
             kb = self._get_in(db, name)
-            _refuse_taken(db, new_name, kb.collection)
+            refuse_taken(db, new_name, kb.collection)
             db.execute(
                 "UPDATE knowledge_bases SET name = ?, name_key = ? WHERE collection = ?",
                 (new_name, name_key(new_name), kb.collection),
             )
         return replace(kb, name=new_name)
 
-    def update(self, name: str, **changes: object) -> KnowledgeBase:
+    def update(self, name: Which, **changes: object) -> KnowledgeBase:
         """Change search defaults (mode, fusion, weights, k, rerank, chat_model,
         answer_language). IndexSettingsLockedError for a setting that shapes the index."""
         self._refuse_if_read_only()
         with self._file.transaction() as db:
             kb = self._get_in(db, name)
-            _check_changes(kb, changes)
+            check_changes(kb, changes)
             updated = replace(kb, search=replace(kb.search, **changes))
             db.execute(
                 "UPDATE knowledge_bases SET settings = ? WHERE collection = ?",
@@ -185,7 +207,7 @@ class KnowledgeBases:
             )
         return updated
 
-    def delete(self, name: str) -> KnowledgeBase:
+    def delete(self, name: Which) -> KnowledgeBase:
         """Remove a knowledge base: its row first (so that a crash part-way never leaves a
         listed knowledge base with half its data), then its collection, lexical index,
         original files and queue. The default one cannot be deleted.
@@ -195,7 +217,8 @@ class KnowledgeBases:
         engine first.
         """
         self._refuse_if_read_only()
-        kb = self.get(name)
+        with self._file.transaction() as db:
+            kb = self._get_in(db, name)
         refused = self.deletion_refused(kb)
         if refused is not None:
             raise KnowledgeBaseError(refused)
@@ -216,12 +239,19 @@ class KnowledgeBases:
         with self._file.transaction() as db:
             register_found(db, self.settings, found)
 
-    def _get_in(self, db: sqlite3.Connection, name: str) -> KnowledgeBase:
+    def _get_in(self, db: sqlite3.Connection, which: Which) -> KnowledgeBase:
+        if isinstance(which, KnowledgeBase):
+            row = db.execute(
+                f"SELECT {COLUMNS} FROM knowledge_bases WHERE collection = ?", (which.collection,)
+            ).fetchone()
+            if row is None:
+                raise KnowledgeBaseNotFoundError(f"The knowledge base {which.name!r} was deleted")
+            return from_row(row)
         row = db.execute(
-            f"SELECT {COLUMNS} FROM knowledge_bases WHERE name_key = ?", (name_key(name),)
+            f"SELECT {COLUMNS} FROM knowledge_bases WHERE name_key = ?", (name_key(which),)
         ).fetchone()
         if row is None:
-            return self.get(name)  # raises, listing the names there are
+            return self.get(which)  # raises, listing the names there are
         return from_row(row)
 
     def _refuse_if_read_only(self) -> None:
@@ -230,41 +260,3 @@ class KnowledgeBases:
                 "The data folder is read-only: knowledge bases can be searched, not created,"
                 " renamed, changed or deleted"
             )
-
-
-def _refuse_taken(db: sqlite3.Connection, name: str, own_collection: str | None = None) -> None:
-    row = db.execute(
-        "SELECT name, collection FROM knowledge_bases WHERE name_key = ?", (name_key(name),)
-    ).fetchone()
-    if row is not None and row[1] != own_collection:
-        raise KnowledgeBaseNameError(
-            f"A knowledge base named {row[0]!r} already exists (names are compared without"
-            " regard to case)"
-        )
-
-
-def _check_changes(kb: KnowledgeBase, changes: dict[str, object]) -> None:
-    locked = sorted(set(changes) & index_fields())
-    if locked:
-        it = "it shapes" if len(locked) == 1 else "they shape"
-        raise IndexSettingsLockedError(
-            f"{', '.join(locked)} cannot change: {it} the index of {kb.name!r}, whose"
-            " documents were cut and embedded with it. Create a new knowledge base with the"
-            " settings you want and re-index into it (python -m ingest kb create NEW ...,"
-            f" then python -m ingest reindex {kb.collection} --kb NEW)"
-        )
-    unknown = sorted(set(changes) - search_fields())
-    if unknown:
-        raise KnowledgeBaseSettingsError(
-            f"No such setting of a knowledge base: {', '.join(unknown)}; the ones that may"
-            f" change are {', '.join(sorted(search_fields()))}"
-        )
-
-
-def _default_kept(kb: KnowledgeBase, settings: Settings) -> str:
-    return (
-        f"{kb.name!r} is the default knowledge base (RAG_COLLECTION={settings.collection}),"
-        " which the app and the command lines open when none is chosen, so it cannot be"
-        " deleted. Delete its documents instead, or set RAG_COLLECTION to another knowledge"
-        " base's collection first"
-    )

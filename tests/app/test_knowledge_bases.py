@@ -257,3 +257,22 @@ def test_the_chat_searches_several_knowledge_bases_and_labels_each_chunk(app_env
     app.chat_input[0].set_value("lorem ipsum").run()
     cards = [text for text in plain(app.markdown) if text.startswith("**#")]
     assert cards and not any("blue-badge" in card for card in cards)
+
+
+def test_a_folder_people_own_knowledge_bases_in_is_not_opened_without_sign_in(app_env):
+    with KnowledgeBases.open(load_settings(env_file=None)) as registry:
+        registry.create("Ada's notes", owner="ada@example.com")
+    app = start()
+    [error] = texts(app.error)
+    assert error.startswith("Sign-in is required")
+    assert "RAG_REQUIRE_SIGN_IN=off" in error and not app.sidebar.selectbox
+
+    app_env.setenv("RAG_REQUIRE_SIGN_IN", "off")  # the local user, who owns everything
+    app = start()
+    assert not app.error
+    assert picker(app).options == ["documents (default)", "Ada's notes"]
+
+
+def test_sign_in_can_be_required_from_the_start(app_env):
+    app_env.setenv("RAG_REQUIRE_SIGN_IN", "on")
+    assert texts(start().error)[0].startswith("Sign-in is required")

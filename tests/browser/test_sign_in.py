@@ -29,7 +29,11 @@ def app_url(tmp_path):
     require_chromium()
     with running_provider() as provider:
         secrets = auth_secrets(tmp_path, provider)
-        env = app_env(tmp_path) | {"STREAMLIT_SECRETS_FILES": str(secrets)}
+        env = app_env(tmp_path) | {
+            "STREAMLIT_SECRETS_FILES": str(secrets),
+            # Ada's whole domain, and Bob alone of his.
+            "RAG_ALLOWED_PEOPLE": f"@example.com,{BOB[0]}",
+        }
         with running_app(env, tmp_path / "streamlit.log") as (url, _):
             yield url
 
@@ -87,13 +91,13 @@ def test_private_until_shared_then_readable_not_deletable(app_url, tmp_path):
         ada.get_by_text("nightingale.txt: ingested").wait_for()
 
         bob = signed_in_tab(chromium, app_url, BOB)
-        assert picker_options(bob) == [f"{BOB[0]} (default)"]
+        assert picker_options(bob) == [BOB[0]]
         assert "amber falcon" not in search(bob, "launch code Nightingale")
         assert "amber falcon" not in ask(bob, "What is the launch code of Nightingale?")
         # Naming Ada's knowledge base in the URL opens Bob's own.
         bob.goto(f"{app_url}/search?kb={ADA[0]}")
         bob.get_by_text(f"Signed in as {BOB[1]}").wait_for()
-        assert picker_options(bob) == [f"{BOB[0]} (default)"]
+        assert picker_options(bob) == [BOB[0]]
 
         # Ada shares hers with Bob as a reader.
         open_page(ada, "Documents")
@@ -104,7 +108,7 @@ def test_private_until_shared_then_readable_not_deletable(app_url, tmp_path):
         ada.get_by_text(f"{BOB[0]} · reader").wait_for()
 
         bob.reload()
-        assert picker_options(bob) == [f"{BOB[0]} (default)", ADA[0]]
+        assert picker_options(bob) == [BOB[0], ADA[0]]
         bob.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
         bob.get_by_role("option", name=ADA[0], exact=True).click()
         assert "nightingale.txt" in search(bob, "launch code Nightingale")
@@ -124,6 +128,13 @@ def test_private_until_shared_then_readable_not_deletable(app_url, tmp_path):
         for what, detail in (("add", "nightingale.txt"), ("share", f"{BOB[0]} as reader")):
             audit.get_by_role("gridcell", name=what, **cells).wait_for(state="attached")
             audit.get_by_role("gridcell", name=detail, **cells).wait_for(state="attached")
+
+        # Someone the provider signs in but the app does not admit gets nothing.
+        eve = new_tab(chromium, app_url)
+        eve.get_by_role("button", name="Sign in").click()
+        sign_in(eve, "eve@example.org", "Eve")
+        eve.get_by_text("may not use this app (RAG_ALLOWED_PEOPLE)").wait_for()
+        assert eve.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").count() == 0
 
         bob.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
         sign_out(bob)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from rag.access import LOCAL_USER, AccessDeniedError, Action, Person, Role
+from rag.access.people import admit, person_key
 from rag.config import Settings, load_settings
 from rag.errors import SettingsError
 
@@ -103,3 +104,51 @@ def test_the_limits_of_one_person_are_read_and_checked():
         _settings(RAG_PERSON_STORAGE_MB="-1")
     with pytest.raises(SettingsError, match="RAG_PERSON_STORAGE_MB"):
         _settings(RAG_PERSON_STORAGE_MB="lots")
+
+
+def test_an_email_the_provider_has_not_verified_is_refused():
+    with pytest.raises(AccessDeniedError, match="has not verified your email"):
+        Person.signed_in("ada@example.com", "sub-1", "Ada", email_verified=False)
+    assert Person.signed_in("ada@example.com", "sub-1", "Ada", email_verified=True).id == (
+        "ada@example.com"
+    )
+    # Providers that send no such claim (Entra ID) are taken at their word.
+    assert Person.signed_in("ada@example.com", "sub-1", "Ada").id == "ada@example.com"
+
+
+def test_person_keys_fold_emails_and_keep_subjects():
+    assert person_key(" Ada@Example.COM ") == "ada@example.com"
+    assert person_key(" AbC-xYz_09 ") == "AbC-xYz_09"
+
+
+@pytest.mark.parametrize(
+    ("allowed", "admitted"),
+    [
+        ((), True),
+        (("ada@example.com",), True),
+        (("@example.com",), True),
+        (("@example.org", "bob@example.com"), False),
+        (("@ample.com",), False),
+    ],
+)
+def test_only_the_people_and_domains_allowed_may_sign_in(allowed, admitted):
+    ada = Person("ada@example.com", "Ada")
+    if admitted:
+        admit(ada, allowed)
+    else:
+        with pytest.raises(AccessDeniedError, match="may not use this app"):
+            admit(ada, allowed)
+    admit(LOCAL_USER, ("@example.org",))  # without sign-in there is nobody to refuse
+
+
+def test_who_may_sign_in_and_whether_sign_in_is_required_are_settings():
+    settings = load_settings(
+        {"RAG_ALLOWED_PEOPLE": " Ada@Example.com , @Example.ORG,", "RAG_REQUIRE_SIGN_IN": "on"},
+        env_file=None,
+    )
+    assert settings.allowed_people == ("ada@example.com", "@example.org")
+    assert settings.require_sign_in is True
+    assert load_settings({}, env_file=None).require_sign_in is None
+    assert load_settings({"RAG_REQUIRE_SIGN_IN": "off"}, env_file=None).require_sign_in is False
+    with pytest.raises(SettingsError, match="RAG_REQUIRE_SIGN_IN"):
+        load_settings({"RAG_REQUIRE_SIGN_IN": "maybe"}, env_file=None)
