@@ -16,6 +16,7 @@ from pages.kb_view import knowledge_base_area
 from pages.queue_view import queue_panel
 from pages.source_view import show_on_page
 from rag.access import Action
+from rag.access.gate import MB
 from rag.documents import page_list, page_span
 from rag.safe_text import display_name, escape_markdown
 
@@ -74,6 +75,27 @@ def show_outcome(outcome: IngestOutcome) -> None:
             f"{name}: the text on page(s) {page_list(sorted(junk), 20)} looks like junk, not words"
             " (a bad OCR?), and was left out."
         )
+
+
+def access_notice() -> None:
+    """What the person may do here: nothing in a read-only folder, only search and ask as
+    a reader, and how much room their own documents take."""
+    if space.read_only:
+        st.warning(
+            "The data folder is read-only: documents can be searched, not added or deleted.",
+            icon="🔒",
+        )
+    elif not space.may(Action.ADD):
+        owner = kb.owner or "an administrator"
+        st.info(
+            f"You are a {space.role.label} of this knowledge base: you can search it and ask"
+            f" about it, not add or delete documents. Its owner is {owner}.",
+            icon="🔒",
+        )
+    elif kb.owner is not None and kb.owner == space.person.id:
+        used, limit = space.gate.storage(kb.owner)
+        room = f" of your {limit:,} MB" if limit else ""
+        st.caption(f"Your knowledge bases' files take {used / MB:,.1f} MB{room}.")
 
 
 def precision_notice() -> None:
@@ -171,17 +193,7 @@ def chunk_on_page(chunks) -> None:
 st.title("Documents")
 st.caption(f"Knowledge base: {escape_markdown(kb.name)} (choose another in the sidebar)")
 knowledge_base_area()
-if space.read_only:
-    st.warning(
-        "The data folder is read-only: documents can be searched, not added or deleted.",
-        icon="🔒",
-    )
-elif not space.may(Action.ADD):
-    st.info(
-        f"You are a {space.role.label} of this knowledge base: you can search it and ask"
-        f" about it, not add or delete documents. Its owner is {kb.owner or 'an administrator'}.",
-        icon="🔒",
-    )
+access_notice()
 precision_notice()
 upload_files()
 with guarded():

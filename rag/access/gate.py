@@ -24,6 +24,8 @@ from rag.errors import DataFolderReadOnlyError, QuestionLimitError
 from rag.kb import IndexSettings, KnowledgeBase, KnowledgeBases
 from rag.stores.collections import stored_bytes
 
+MB = 1024 * 1024
+
 
 class Gate:
     """Applies the rules for the knowledge bases of `registry`; thread-safe.
@@ -75,14 +77,7 @@ class Gate:
         if role is None:
             raise AccessDeniedError(f"No knowledge base named {kb.name!r} is shared with you")
         if role < action.needs:
-            raise AccessDeniedError(
-                f"You may not {action.verb} {kb.name!r}: you are a {role.label} of it, and"
-                f" that takes an {action.needs.label}. Ask its owner"
-                f" ({kb.owner or 'an administrator'})."
-                if action.needs is Role.EDITOR
-                else f"You may not {action.verb} {kb.name!r}: only its owner"
-                f" ({kb.owner or 'an administrator'}) may; you are a {role.label} of it."
-            )
+            raise AccessDeniedError(_refusal(kb, role, action))
         return role
 
     def visible(self, person: Person) -> list[tuple[KnowledgeBase, Role]]:
@@ -106,8 +101,8 @@ class Gate:
         return kb
 
     def create(self, name: str, by: Person, index: IndexSettings | None = None) -> KnowledgeBase:
-        """A new knowledge base owned by `by` (by nobody, that is by every local user, for
-        the local user), written to its audit log."""
+        """A new knowledge base owned by `by`, written to its audit log; one the local user
+        creates has no owner (it is the administrators' once sign-in is on)."""
         kb = self.registry.create(name, index, owner=None if by.local else by.id)
         self.record(by, "create", kb, kb.index.describe())
         return kb
@@ -186,21 +181,26 @@ class Gate:
                 f" tabs); wait {max(1, round(wait))} s and ask again."
             )
 
+    def storage(self, owner: str) -> tuple[int, int | None]:
+        """(bytes, limit in MB or None) of the files in the knowledge bases `owner` owns."""
+        data_dir = self.registry.settings.data_dir
+        used = sum(
+            stored_bytes(data_dir, kb.collection)
+            for kb in self.registry.list()
+            if kb.owner == owner
+        )
+        return used, self._storage_mb
+
     def check_storage(self, kb: KnowledgeBase, adding: int) -> None:
         """StorageLimitError if `adding` more bytes would take `kb`'s owner past their
         storage limit; the knowledge bases without an owner have none."""
         if self._storage_mb is None or kb.owner is None:
             return
-        data_dir = self.registry.settings.data_dir
-        used = sum(
-            stored_bytes(data_dir, owned.collection)
-            for owned in self.registry.list()
-            if owned.owner == kb.owner
-        )
-        if used + adding > self._storage_mb * 1024 * 1024:
+        used, limit = self.storage(kb.owner)
+        if used + adding > limit * MB:
             raise StorageLimitError(
-                f"Adding {adding / 1e6:.1f} MB would take {kb.owner}'s documents past their"
-                f" {self._storage_mb:,} MB (RAG_PERSON_STORAGE_MB; {used / 1e6:.1f} MB used)."
+                f"Adding {adding / MB:.1f} MB would take {kb.owner}'s documents past their"
+                f" {limit:,} MB (RAG_PERSON_STORAGE_MB; {used / MB:.1f} MB used)."
                 " Delete documents they no longer need first."
             )
 
@@ -220,3 +220,17 @@ class Gate:
 
     def _shared_roles(self, person: Person) -> dict[str, Role]:
         return self.records.shared_with((person.id, EVERYONE))
+
+
+def _refusal(kb: KnowledgeBase, role: Role, action: Action) -> str:
+    """Why someone with `role` in `kb` may not do `action`, and whom to ask."""
+    owner = kb.owner or "an administrator"
+    if action.needs is Role.EDITOR:
+        return (
+            f"You may not {action.verb} {kb.name!r}: you are a {role.label} of it, and that"
+            f" takes an editor. Ask its owner ({owner})."
+        )
+    return (
+        f"You may not {action.verb} {kb.name!r}: only its owner ({owner}) may; you are a"
+        f" {role.label} of it."
+    )

@@ -1,8 +1,9 @@
 """One person's use of one knowledge base: every call checks what they may do first.
 
-The pages, the command lines and the LangChain retriever reach a knowledge base's library,
-retriever and chat flow through a `Workspace`, never around it, so the rules of
-rag.access.gate hold whatever asks. Changes are written to the audit log.
+The pages and the LangChain retriever reach a knowledge base's library, retriever and chat
+flow through a `Workspace`, never around it, so the rules of rag.access.gate hold whatever
+asks (the command lines act for the local user, who owns everything). Changes are written
+to the audit log.
 """
 
 from __future__ import annotations

@@ -89,6 +89,7 @@ def test_private_until_shared_then_readable_not_deletable(app_url, tmp_path):
         choose_files(ada, [notes])
         ada.get_by_role("button", name="Ingest").click()
         ada.get_by_text("nightingale.txt: ingested").wait_for()
+        ada.get_by_text("Your knowledge bases' files take 0.0 MB of your 2,048 MB.").wait_for()
 
         bob = signed_in_tab(chromium, app_url, BOB)
         assert picker_options(bob) == [BOB[0]]
