@@ -1,13 +1,22 @@
-# Two commands: `make run` starts the app, `make test` runs every test.
+# `make run` starts the app, `make serve` the app with its HTTP service, `make api` the
+# service alone, `make test` runs every test.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint format clean
+.PHONY: run serve api test lint format clean
 
 run: $(RUNTIME)
 	$(VENV)/bin/streamlit run app.py
+
+# The app and the HTTP service in one process: pages at /, the service at /api.
+serve: $(RUNTIME)
+	$(VENV)/bin/streamlit run serve.py
+
+# The HTTP service alone, on 127.0.0.1:8000 (python -m rag.api --help).
+api: $(RUNTIME)
+	$(PYTHON) -m rag.api
 
 test: $(DEV)
 	$(PYTHON) -m ruff check .

@@ -10,6 +10,7 @@ navigation = st.navigation(
         st.Page("pages/search.py", title="Search", icon="🔎"),
         st.Page("pages/evaluation.py", title="Evaluation", icon="📏"),
         st.Page("pages/embedding_lab.py", title="Embedding lab", icon="🧭"),
+        st.Page("pages/api_keys.py", title="API keys", icon="🔑"),
     ]
 )
 navigation.run()

@@ -48,6 +48,23 @@ class Uploads:
         self._workspace.require(Action.ADD)
         return self._queue.jobs()
 
+    def status(self, job_id: int) -> dict | None:
+        """One job's state, progress and outcome as JSON (for the HTTP service); None if
+        there is no such job."""
+        self._workspace.require(Action.ADD)
+        job = self._queue.job(job_id)
+        if job is None:
+            return None
+        outcome = job.outcome
+        return {
+            "id": job.id,
+            "name": job.name,
+            "state": job.state.value,
+            "progress": job.progress_text(),
+            "fraction": round(job.fraction, 3),
+            "outcome": None if outcome is None else outcome.as_dict(),
+        }
+
     def eta(self, jobs: list[Job]) -> QueueEta:
         """The time left for the running job and for the whole queue."""
         return self._queue.eta(jobs)

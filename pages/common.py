@@ -26,8 +26,9 @@ from ingest.pipeline import Ingestor
 from ingest.queue import IngestQueue, JobStore
 from ingest.viewer import PageViewer
 from pages import signin
-from pages.kb_engines import KbEngines, OpenedKb
+from pages.kb_engines import KbEngines, OpenedKb, hosted_engines
 from rag.access import Action, Gate, Person, Workspace
+from rag.access.keys import ApiKeys
 from rag.config import Settings, load_settings
 from rag.engine import open_engine
 from rag.errors import RagError
@@ -66,6 +67,11 @@ def person() -> Person:
         )
         st.stop()
     return who
+
+
+def api_keys() -> ApiKeys:
+    """The data folder's API keys (each person sees and changes only theirs)."""
+    return ApiKeys(registry().database)
 
 
 def gate() -> Gate:
@@ -181,6 +187,10 @@ def _opened(kb: KnowledgeBase | None = None) -> OpenedKb:
 
 def _engines() -> KbEngines:
     current = settings()
+    # Run with the HTTP service (serve.py), the process's engines are the service's too.
+    hosted = hosted_engines(current)
+    if hosted is not None:
+        return hosted
     with guarded():
         return _open_engines(repr(current), current)
 
@@ -194,14 +204,16 @@ def _close_engines(engines: KbEngines) -> None:
 # watcher thread, which has no page to show one on, opens engines too.
 @st.cache_resource(show_spinner=False, max_entries=1, on_release=_close_engines)
 def _open_engines(key: str, _settings: Settings) -> KbEngines:
-    engines = KbEngines(_settings, _open_one)
+    engines = KbEngines(_settings, open_one)
     if not engines.registry.read_only:
         # Only the process that can write the data folder runs queues.
         engines.watch()
     return engines
 
 
-def _open_one(settings: Settings) -> OpenedKb:
+def open_one(settings: Settings) -> OpenedKb:
+    """One knowledge base's engine, with its ingestor, queue (where the process may write
+    the data folder) and viewer; the embedding model is shared by all that use it."""
     engine = open_engine(settings, _embedder(_embedder_key(settings), settings))
     try:
         ingestor = Ingestor(engine.library)

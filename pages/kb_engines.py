@@ -72,6 +72,7 @@ class KbEngines:
     def __init__(self, settings: Settings, open_one: Callable[[Settings], OpenedKb]) -> None:
         self.registry = KnowledgeBases.open(settings)
         self.gate = Gate.of(self.registry)
+        self.settings = settings
         self._settings, self._open_one = settings, open_one
         self._lock = threading.Lock()
         self._gates: dict[str, threading.Lock] = {}
@@ -185,3 +186,22 @@ class KbEngines:
                 self._failed[kb.collection] = time.monotonic()
             return
         log.info("Ingesting the files queued for knowledge base %r", kb.name)
+
+
+# The engines a process runs with the HTTP service (serve.py), which its pages use too.
+_hosted: list[KbEngines] = []
+
+
+@contextmanager
+def hosting(engines: KbEngines) -> Iterator[None]:
+    """Make `engines` the ones the pages of this process use, for the block."""
+    _hosted.append(engines)
+    try:
+        yield
+    finally:
+        _hosted.remove(engines)
+
+
+def hosted_engines(settings: Settings) -> KbEngines | None:
+    """The hosted engines, if any were opened with these settings."""
+    return next((e for e in _hosted if e.settings == settings), None)

@@ -121,6 +121,11 @@ class Settings:
     rerank_api_key: str | None = field(default=None, repr=False)
     rerank_candidates: int = 30
     rerank_timeout_s: float = 15.0
+    # The HTTP service (python -m rag.api): requests one person (API key) may make a minute,
+    # answers written at once, and the largest JSON body it reads (KB).
+    api_requests_per_minute: int = 120
+    api_max_concurrent_answers: int = 4
+    api_max_body_kb: int = 1024
 
     @property
     def llm_configured(self) -> bool:
@@ -178,6 +183,9 @@ _NUMBERS: dict[str, tuple[str, float | None, float | None]] = {
     "person_storage_mb": ("RAG_PERSON_STORAGE_MB", 0, None),
     "rerank_candidates": ("RAG_RERANK_CANDIDATES", 1, None),
     "rerank_timeout_s": ("RAG_RERANK_TIMEOUT_S", 0.1, None),
+    "api_requests_per_minute": ("RAG_API_REQUESTS_PER_MINUTE", 1, None),
+    "api_max_concurrent_answers": ("RAG_API_MAX_CONCURRENT_ANSWERS", 1, None),
+    "api_max_body_kb": ("RAG_API_MAX_BODY_KB", 1, None),
 }
 
 

@@ -99,7 +99,7 @@ RAG = [m for m in MODULES if m.name.split(".")[0] == "rag"]
 def layer_of(name: str) -> int:
     """The layer of a dotted `rag` module name (0: the vocabulary at the top of rag/)."""
     parts = name.split(".")
-    if parts[-1] == "__main__" or parts[1:2] == ["commands"]:
+    if parts[-1] == "__main__" or parts[1:2] in (["commands"], ["api"]):
         return COMMAND_LAYER
     if name == "rag.engine":
         return ROOT_LAYER
@@ -148,6 +148,13 @@ def test_chat_and_eval_stand_side_by_side():
 def test_an_outside_library_is_imported_by_its_adapter_only(library):
     importers = {module.path for module, _ in _owned(MODULES, library)}
     assert importers <= ADAPTERS[library]
+
+
+@pytest.mark.parametrize("library", ["fastapi", "starlette", "uvicorn"])
+def test_the_web_framework_stays_in_the_http_service(library):
+    # The HTTP service is the framework's adapter as a whole: one module per kind of route.
+    importers = {module.path for module, _ in _owned(MODULES, library)}
+    assert all(path.startswith("rag/api/") for path in importers), importers
 
 
 def test_the_vocabulary_stays_small():

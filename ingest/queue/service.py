@@ -36,6 +36,10 @@ class IngestQueue:
         """Unfinished jobs in queue order, then the finished ones, newest first."""
         return self._store.jobs()
 
+    def job(self, job_id: int) -> Job | None:
+        """One job, finished or not; None if there is no such job (or it was cleared)."""
+        return self._store.job(job_id)
+
     def eta(self, jobs: list[Job]) -> QueueEta:
         """The time left for the running job and for the whole queue."""
         return queue_eta(jobs, time.time())

@@ -1,5 +1,6 @@
 """Export a conversation as Markdown (to read) or JSON (to process): questions, answers,
-citations, each sentence's claim check, sources with every score, and the trace."""
+citations, each sentence's claim check, sources with every score, and the trace; and one
+answer as JSON, the object `python -m rag.ask --json` prints and the HTTP service returns."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from rag.answers import Answer
+from rag.answers import Answer, AnswerKind
+from rag.citations import SentenceCheck, Verdict
+from rag.safe_text import unescape_markdown
 
 FORMAT_VERSION = 1
+# The answer's "mode": written by the chat model, or sentences quoted without one.
+MODES = {True: "generated", False: "retrieval-only"}
 
 
 def conversation_json(answers: Sequence[Answer], exported_at: datetime | None = None) -> str:
@@ -76,3 +81,60 @@ def _chunk_line(chunk) -> str:
         shown = f"{score.value:.4f} (rank {score.rank})" if score else "not returned"
         scores.append(f"{name} {shown}")
     return f"- #{chunk.rank} {chunk.source}, {chunk.pages}: {'; '.join(scores)}"
+
+
+def answer_json(answer: Answer, generated: bool) -> dict:
+    """One answer as `python -m rag.ask --json` prints it: text, mode, citations,
+    per-sentence verdicts, every retrieved chunk with its scores (as `rag.search --json`),
+    and the trace. `generated`: a chat model is configured."""
+    claims = [s for s in answer.sentences if s.verdict is not Verdict.NO_CLAIM]
+    return {
+        "question": answer.question,
+        "answer": plain_text(answer.text, answer.kind),
+        "mode": MODES[generated and answer.kind is not AnswerKind.EXTRACTIVE],
+        "kind": answer.kind.value,
+        "model": answer.model,
+        "error": answer.error,
+        "notice": answer.notice,
+        "warning": answer.warning,
+        "citations": citations_json(answer),
+        "unverified_citations": [c.number for c in answer.unverified],
+        "sentences": [_sentence(s, answer.kind) for s in claims],
+        # Sentences that state nothing to check ("The sources do not say ..."), apart.
+        "no_claim": [_sentence(s, answer.kind) for s in answer.sentences if s not in claims],
+        "support": answer.support_summary,
+        "chunks": [chunk.as_dict() for chunk in answer.chunks],
+        "trace": [step.as_dict() for step in answer.trace],
+    }
+
+
+def citations_json(answer: Answer) -> list[dict]:
+    """The answer's citations that point at a source, as `answer_json` lists them."""
+    return [
+        {
+            "n": c.number,
+            "source": c.chunk.source,
+            "page_start": c.chunk.page_start,
+            "page_end": c.chunk.page_end,
+            "location": c.chunk.pages,
+            "chunk_id": c.chunk.chunk_id,
+        }
+        for c in answer.citations
+        if c.chunk is not None
+    ]
+
+
+def plain_text(text: str, kind: AnswerKind) -> str:
+    """The answer's text (or a piece of it) as written: quotes (retrieval-only answers)
+    are kept escaped for Markdown, which a terminal or a JSON reader does not want."""
+    return unescape_markdown(text) if kind is AnswerKind.EXTRACTIVE else text
+
+
+def _sentence(check: SentenceCheck, kind: AnswerKind) -> dict:
+    return {
+        "text": plain_text(check.text, kind),
+        "citations": list(check.citations),
+        "verdict": check.verdict.value,
+        "reason": check.reason,
+        "support": check.support,
+    }

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rag.answers import Answer, AnswerKind
+from rag.answers import Answer
+from rag.chat.export import answer_json, plain_text
 from rag.chat.flow import ChatOptions
-from rag.citations import SentenceCheck, Verdict
 from rag.commands.common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -30,9 +30,6 @@ from rag.commands.common import (
 from rag.engine import open_engine
 from rag.errors import QuestionTooLongError
 from rag.providers.chat_model import GenerationOptions
-from rag.safe_text import unescape_markdown
-
-MODES = {True: "generated", False: "retrieval-only"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +72,7 @@ def _ask(args: argparse.Namespace) -> int:
             print_json(answer_json(answer, engine.chat.llm_configured))
         else:
             for delta in stream:
-                sys.stdout.write(_plain(delta, stream.kind))
+                sys.stdout.write(plain_text(delta, stream.kind))
                 sys.stdout.flush()
             answer = stream.answer
             _print_footer(answer)
@@ -83,57 +80,6 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"error: {answer.error}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
-
-
-def answer_json(answer: Answer, generated: bool) -> dict:
-    """The answer as `--json` prints it: text, mode, citations, per-sentence verdicts,
-    every retrieved chunk with its scores (as `rag.search --json`), and the trace."""
-    claims = [s for s in answer.sentences if s.verdict is not Verdict.NO_CLAIM]
-    return {
-        "question": answer.question,
-        "answer": _plain(answer.text, answer.kind),
-        "mode": MODES[generated and answer.kind is not AnswerKind.EXTRACTIVE],
-        "kind": answer.kind.value,
-        "model": answer.model,
-        "error": answer.error,
-        "notice": answer.notice,
-        "warning": answer.warning,
-        "citations": [
-            {
-                "n": c.number,
-                "source": c.chunk.source,
-                "page_start": c.chunk.page_start,
-                "page_end": c.chunk.page_end,
-                "location": c.chunk.pages,
-                "chunk_id": c.chunk.chunk_id,
-            }
-            for c in answer.citations
-            if c.chunk is not None
-        ],
-        "unverified_citations": [c.number for c in answer.unverified],
-        "sentences": [_sentence(s, answer.kind) for s in claims],
-        # Sentences that state nothing to check ("The sources do not say ..."), apart.
-        "no_claim": [_sentence(s, answer.kind) for s in answer.sentences if s not in claims],
-        "support": answer.support_summary,
-        "chunks": [chunk.as_dict() for chunk in answer.chunks],
-        "trace": [step.as_dict() for step in answer.trace],
-    }
-
-
-def _sentence(check: SentenceCheck, kind: AnswerKind) -> dict:
-    return {
-        "text": _plain(check.text, kind),
-        "citations": list(check.citations),
-        "verdict": check.verdict.value,
-        "reason": check.reason,
-        "support": check.support,
-    }
-
-
-def _plain(text: str, kind: AnswerKind) -> str:
-    """The answer's text as written: quotes (retrieval-only answers) are kept escaped for
-    Markdown, which a terminal or a JSON reader does not want."""
-    return unescape_markdown(text) if kind is AnswerKind.EXTRACTIVE else text
 
 
 def _print_footer(answer: Answer) -> None:

@@ -52,6 +52,16 @@ SCHEMA = (
     # When each person asked, for the questions-per-minute limit across sessions.
     "CREATE TABLE IF NOT EXISTS question_log (person TEXT NOT NULL, at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS questions_by_person ON question_log (person, at)",
+    # API keys (rag.access.keys): only a hash of each secret is kept.
+    """CREATE TABLE IF NOT EXISTS api_keys (
+        id TEXT PRIMARY KEY,
+        person TEXT NOT NULL,
+        person_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    )""",
 )
 COLUMNS = "collection, name, owner, created_at, settings"
 _NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)

@@ -53,14 +53,15 @@ def app_env(tmp_path: Path, chat_base_url: str | None = None) -> dict[str, str]:
 
 @contextmanager
 def running_app(
-    env: dict[str, str], log: Path, address_flag: bool = True
+    env: dict[str, str], log: Path, address_flag: bool = True, script: str = "app.py"
 ) -> Iterator[tuple[str, int]]:
-    """Start the app on a free port; yields (url, port) once healthy, stops it after.
+    """Start the app (`script`: serve.py runs it with the HTTP service) on a free port;
+    yields (url, port) once healthy, stops it after.
 
     Without `address_flag` the app binds where its own configuration says.
     """
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port)]
     # Files edited in the working tree while tests run must not restart the app's pages.
     command += ["--server.headless", "true", "--server.fileWatcherType", "none"]
     if address_flag:
