@@ -47,8 +47,10 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
         uploads=uploads,
     )
     try:
-        with hosting(engines):
-            yield
+        # The service's own lifespan (its MCP transport) runs inside the process's.
+        async with api.router.lifespan_context(api):
+            with hosting(engines):
+                yield
     finally:
         api.state.services.close()
         engines.close()

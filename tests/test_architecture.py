@@ -47,6 +47,7 @@ ADAPTERS = {
     "fastembed": {"rag/providers/embeddings.py", "rag/providers/rerankers.py"},
     "httpx": {"rag/providers/rerankers.py"},
     "onnx": {"rag/providers/int8.py"},
+    "mcp": {"rag/api/mcp_server.py"},
     "onnxruntime": {"rag/providers/int8.py"},
     "langchain_openai": {"rag/providers/chat_model.py"},
     "openai": {

@@ -14,6 +14,7 @@ from rag.api import (
 )
 from rag.api.errors import install_error_handlers
 from rag.api.limits import install_limits
+from rag.api.mcp_server import McpEndpoint
 from rag.api.services import ApiServices
 
 TITLE = "Chat with your documents"
@@ -22,8 +23,12 @@ TITLE = "Chat with your documents"
 def create_app(services: ApiServices | None) -> FastAPI:
     """The FastAPI application over `services` (None: set `app.state.services` before the
     first request, as serve.py does when its process starts); its OpenAPI schema is at
-    /openapi.json and its documentation at /docs."""
-    app = FastAPI(title=TITLE, version="1", docs_url="/docs", redoc_url=None)
+    /openapi.json, its documentation at /docs, and its tools for language-model clients
+    at /mcp (the Model Context Protocol, streamable HTTP)."""
+    mcp = McpEndpoint()
+    # The MCP transport runs while the application does (where a host runs only its own
+    # lifespan, as serve.py's st.App does, the endpoint starts it at its first request).
+    app = FastAPI(title=TITLE, version="1", docs_url="/docs", redoc_url=None, lifespan=mcp.lifespan)
     app.state.services = services
     install_error_handlers(app)
     # The largest body, requests per minute and answers at once (app.state.answer_slots),
@@ -31,4 +36,5 @@ def create_app(services: ApiServices | None) -> FastAPI:
     install_limits(app)
     for routes in (search_routes, document_routes, upload_routes, answer_routes, openai_routes):
         app.include_router(routes.router)
+    app.add_route("/mcp", mcp, include_in_schema=False)
     return app

@@ -12,6 +12,7 @@ from rag.api.errors import ApiError
 from rag.api.services import ApiServices
 
 LOOPBACK = ("127.0.0.1", "::1")
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def person_of(request: Request, services: ApiServices) -> Person:
@@ -33,14 +34,23 @@ def person_of(request: Request, services: ApiServices) -> Person:
             "authentication_error",
         )
     client = request.client.host if request.client else None
-    if client not in LOOPBACK:
+    if client not in LOOPBACK or _host_name(request) not in LOCAL_NAMES:
+        # The Host check keeps a web page from reaching the service through a name it
+        # points at 127.0.0.1 (DNS rebinding): the browser would send that name.
         raise ApiError(
             401,
-            "Without API keys the service answers only this machine (127.0.0.1): create a key"
-            " in the app to reach it from elsewhere",
+            "Without API keys the service answers only this machine (127.0.0.1, by that"
+            " address or as localhost): create a key in the app to reach it otherwise",
             "authentication_error",
         )
     return LOCAL_USER
+
+
+def _host_name(request: Request) -> str:
+    host = request.headers.get("host", "")
+    if host.startswith("["):  # [::1]:8000
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0]
 
 
 def _bearer(request: Request) -> str | None:

@@ -376,6 +376,9 @@ def test_the_service_alone_answers_the_local_user_of_this_machine(tmp_path):
             assert [
                 (kb["name"], kb["role"], kb["is_default"], kb["documents"]) for kb in listed
             ] == [("documents", "owner", True, 0)]
+            # A page on another site reaching 127.0.0.1 through its own name is refused.
+            rebound = client.get("/v1/knowledge-bases", headers={"Host": f"evil.test:{port}"})
+            assert rebound.status_code == 401 and "localhost" in rebound.json()["error"]["message"]
             big = client.post("/v1/search", json={"query": "x" * 1100})
             assert big.status_code == 413
             assert [client.get("/v1/knowledge-bases").status_code for _ in range(3)] == [
