@@ -10,18 +10,18 @@ import pytest
 
 from tests.conftest import pdf
 from tests.support.browser import (
+    OUTPUT,
     TIMEOUT_MS,
     app_env,
     browser,
     choose_files,
+    go_to,
     new_tab,
     require_chromium,
     running_app,
 )
 from tests.support.fake_llm import FakeLLM
-from tests.support.helpers import ROOT
 
-OUTPUT = ROOT / "test-output"
 BOOK, OTHER = "pdfminer_irs_i1040nr.pdf", "sf_multicolumn.pdf"
 SCRIPT_TEXT = "Beware of the warning: <script>alert(1)</script> must show as text."
 
@@ -52,7 +52,7 @@ def page(app_url):
 def upload(page, tmp_path: Path) -> None:
     script = tmp_path / "warning.txt"
     script.write_text(SCRIPT_TEXT)
-    page.get_by_role("link", name="Documents").click()
+    go_to(page, "Documents")
     choose_files(page, [pdf("sf_minimal-document.pdf"), script])
     page.get_by_role("button", name="Ingest").click()
     page.get_by_text("sf_minimal-document.pdf: ingested (1 page, 2 chunks)").wait_for()
@@ -78,7 +78,7 @@ def ask_and_watch_it_stream(page, question: str, final_text: str) -> bool:
 
 def test_upload_ask_see_citations_scores_and_script_as_text(page, fake_llm, tmp_path):
     upload(page, tmp_path)
-    page.get_by_role("link", name="Chat").click()
+    go_to(page, "Chat")
     answer = "The document is Lorem ipsum placeholder text in Latin, set in one page [1]."
     fake_llm.reply(answer, "warning script alert", "It warns about a script tag [1].")
     assert ask_and_watch_it_stream(page, "What is Lorem ipsum?", answer)
@@ -109,7 +109,7 @@ def test_evaluation_page_runs_a_saved_question_set(page, tmp_path):
         '{"question": "What is Lorem ipsum?", "evidence":'
         ' [{"source": "sf_minimal-document.pdf", "page": 1}]}\n'
     )
-    page.get_by_role("link", name="Evaluation").click()
+    go_to(page, "Evaluation")
     page.get_by_text("Question file (JSON lines)").wait_for()
     page.locator("input[type=file]").set_input_files([questions])
     page.get_by_role("button", name="Save question set").click()
@@ -123,11 +123,11 @@ def test_evaluation_page_runs_a_saved_question_set(page, tmp_path):
 
 
 def test_a_citation_opens_its_page_drawn_with_the_passage_boxed(page, fake_llm, tmp_path):
-    page.get_by_role("link", name="Documents").click()
+    go_to(page, "Documents")
     choose_files(page, [pdf("pdfjs_tracemonkey.pdf")])
     page.get_by_role("button", name="Ingest").click()
     page.get_by_text("pdfjs_tracemonkey.pdf: ingested (14 pages, ").wait_for()
-    page.get_by_role("link", name="Chat").click()
+    go_to(page, "Chat")
     answer = "Trace trees record hot loops and specialise them by type [1]."
     fake_llm.reply(answer)
     ask_and_watch_it_stream(page, "How do trace trees handle type specialization?", answer)

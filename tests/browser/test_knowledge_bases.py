@@ -13,6 +13,7 @@ from tests.support.browser import (
     app_env,
     browser,
     choose_files,
+    go_to,
     new_tab,
     require_chromium,
     running_app,
@@ -44,7 +45,7 @@ def shows_library(tab, count: int) -> None:
 def test_a_knowledge_base_made_in_the_page_gets_its_own_documents(app_url):
     with browser() as chromium:
         tab = new_tab(chromium, app_url)
-        tab.get_by_role("link", name="Documents").click()
+        go_to(tab, "Documents")
         tab.get_by_text("Knowledge bases", exact=True).click()
         tab.get_by_label("Name", exact=True).fill("Reports")
         tab.get_by_role("button", name="Create").click()
@@ -57,10 +58,10 @@ def test_a_knowledge_base_made_in_the_page_gets_its_own_documents(app_url):
         shows_library(tab, 1)
 
         # Another page works on the same choice, and coming back keeps it.
-        tab.get_by_role("link", name="Search").click()
+        go_to(tab, "Search")
         tab.get_by_role("heading", name="Search").wait_for()
         expect(tab).to_have_url(re.compile(r"[?&]kb=Reports"))
-        tab.get_by_role("link", name="Documents").click()
+        go_to(tab, "Documents")
         shows_library(tab, 1)
 
         pick(tab, "documents (default)")

@@ -20,6 +20,7 @@ from tests.support.browser import (
     app_env,
     browser,
     choose_files,
+    go_to,
     new_tab,
     require_chromium,
     running_app,
@@ -72,7 +73,7 @@ def assert_no_exception(tab, log: Path) -> None:
 def visit_chat(tab, log: Path) -> None:
     """Open the Chat page and stay there while the queue's refresh comes due twice: the
     Documents page's queue must neither be drawn there nor fail."""
-    tab.get_by_role("link", name="Chat").click()
+    go_to(tab, "Chat")
     tab.get_by_placeholder("Ask about your documents").wait_for()
     expect(tab.locator("[data-testid=stProgress]")).to_have_count(0)
     tab.wait_for_timeout(2500)
@@ -83,7 +84,7 @@ def test_the_queue_survives_a_reload_and_a_trip_to_another_page(app):
     url, log = app
     with browser() as chromium:
         tab = new_tab(chromium, url)
-        tab.get_by_role("link", name="Documents").click()
+        go_to(tab, "Documents")
         choose_files(tab, [pdf(BOOK), pdf(OTHER)])
         tab.get_by_role("button", name="Ingest").click()
         before = book_chunks_embedded(tab)
@@ -100,7 +101,7 @@ def test_the_queue_survives_a_reload_and_a_trip_to_another_page(app):
 
         # To the Chat page and back: the queue is still there and still moving.
         visit_chat(tab, log)
-        tab.get_by_role("link", name="Documents").click()
+        go_to(tab, "Documents")
         book_chunks_embedded(tab, above=after_reload)
         assert_no_exception(tab, log)
 

@@ -12,7 +12,14 @@ from urllib.parse import urlparse
 import pytest
 
 from rag.chat.prompts import ANSWER_SYSTEM
-from tests.support.browser import browser, choose_files, new_tab, require_chromium, running_app
+from tests.support.browser import (
+    browser,
+    choose_files,
+    go_to,
+    new_tab,
+    require_chromium,
+    running_app,
+)
 from tests.support.fake_llm import FakeLLM
 from tests.support.helpers import run_json
 
@@ -48,7 +55,7 @@ def _env(tmp_path: Path, server: FakeLLM, **extra: str) -> dict[str, str]:
 
 
 def _ask(tab, question: str, wait_for: str) -> None:
-    tab.get_by_role("link", name="Chat").click()
+    go_to(tab, "Chat")
     box = tab.get_by_placeholder("Ask about your documents")
     box.fill(question)
     box.press("Enter")
@@ -145,7 +152,7 @@ def test_sessions_at_once_upload_and_chat_without_sharing(seeded):
             uploaders = [new_tab(chromium, url) for _ in paths]
             askers = [new_tab(chromium, url) for _ in range(2)]
             for tab, path in zip(uploaders, paths, strict=True):  # start all, wait for none
-                tab.get_by_role("link", name="Documents").click()
+                go_to(tab, "Documents")
                 choose_files(tab, [path])
                 tab.get_by_role("button", name="Ingest").click()
             for number, tab in enumerate(askers):
@@ -160,7 +167,7 @@ def test_sessions_at_once_upload_and_chat_without_sharing(seeded):
                 other = f"Question from session {1 - number}"
                 assert tab.get_by_text(other).count() == 0  # no shared history
             checker = new_tab(chromium, url)
-            checker.get_by_role("link", name="Documents").click()
+            go_to(checker, "Documents")
             checker.get_by_text("Library (3)").wait_for()
             for tab in [*uploaders, *askers, checker]:
                 assert tab.locator("[data-testid=stException]").count() == 0

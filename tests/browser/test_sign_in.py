@@ -11,6 +11,7 @@ from tests.support.browser import (
     app_env,
     browser,
     choose_files,
+    go_to,
     new_tab,
     require_chromium,
     running_app,
@@ -48,7 +49,7 @@ def signed_in_tab(chromium, url: str, person: tuple[str, str]):
 
 
 def open_page(tab, name: str) -> None:
-    tab.get_by_role("link", name=name, exact=True).click()
+    go_to(tab, name)
     tab.get_by_role("heading", name=name, exact=True).wait_for()
 
 

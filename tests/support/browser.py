@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.helpers import ROOT, free_port, stop
 
+OUTPUT = ROOT / "test-output"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -141,3 +142,19 @@ def choose_files(tab, paths: list) -> None:
     finally:
         tab.remove_listener("response", on_response)
     assert all(200 <= status < 300 for status in arrived), arrived
+
+
+def go_to(tab, page: str) -> None:
+    """Open one of the app's pages from the sidebar's navigation.
+
+    Should the link not come, the page as it was is saved (test-output/nav-<page>.png) and
+    the sidebar's text is put in the failure, to tell what the browser showed instead.
+    """
+    link = tab.get_by_test_id("stSidebarNav").get_by_role("link", name=page, exact=True)
+    try:
+        link.click()
+    except Exception as exc:
+        OUTPUT.mkdir(exist_ok=True)
+        tab.screenshot(path=str(OUTPUT / f"nav-{page.lower().replace(' ', '-')}.png"))
+        sidebar = tab.get_by_test_id("stSidebar").all_inner_texts()
+        raise AssertionError(f"no {page!r} link in the sidebar: {sidebar}") from exc
