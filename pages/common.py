@@ -81,7 +81,7 @@ def gate() -> Gate:
 
 def knowledge_bases() -> list[KnowledgeBase]:
     """The knowledge bases the person may use: the default one first where they may, then
-    their own, then those shared with them. A person signed in for the first time gets a
+    their own, then those shared with them. A person signed in who owns none gets a
     private one of their own."""
     who, kbs = person(), registry()
     with guarded():
