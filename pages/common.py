@@ -58,7 +58,7 @@ def person() -> Person:
     (unless sign-in is required: then the page says so and stops)."""
     current = settings()
     who = signin.current_person(current.allowed_people)
-    if who.local and _sign_in_required(current):
+    if who.local and _sign_in_required():
         st.error(
             "Sign-in is required here (RAG_REQUIRE_SIGN_IN, on by itself once people own"
             " knowledge bases in the data folder), and none is configured: add an [auth]"
@@ -83,13 +83,13 @@ def knowledge_bases() -> list[KnowledgeBase]:
     """The knowledge bases the person may use: the default one first where they may, then
     their own, then those shared with them. A person signed in who owns none gets a
     private one of their own."""
-    who, kbs = person(), registry()
+    who = person()
     with guarded():
         visible = [kb for kb, _ in gate().visible(who)]
-        if not who.local and not kbs.read_only and not any(kb.owner == who.id for kb in visible):
-            visible += _first_kb(who)
-        default = kbs.default().collection
-    return sorted(visible, key=lambda kb: (kb.collection != default, kb.owner != who.id))
+        if who.local or registry().read_only or any(kb.owner == who.id for kb in visible):
+            return visible
+        made = _first_kb(who)
+        return [kb for kb, _ in gate().visible(who)] if made else visible
 
 
 def current_kb(bases: list[KnowledgeBase] | None = None) -> KnowledgeBase:
@@ -157,12 +157,9 @@ def clear_engine() -> None:
     _open_engines.clear()
 
 
-def _sign_in_required(current: Settings) -> bool:
-    if current.require_sign_in is not None:
-        return current.require_sign_in
-    # Opened without sign-in, a folder people keep private documents in would show them all.
+def _sign_in_required() -> bool:
     with guarded():
-        return any(kb.owner is not None for kb in registry().list())
+        return gate().sign_in_required()
 
 
 def _first_kb(who: Person) -> list[KnowledgeBase]:

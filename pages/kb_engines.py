@@ -31,7 +31,7 @@ from rag.access import Gate
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import StoreError
-from rag.kb import KnowledgeBase, KnowledgeBaseNotFoundError, KnowledgeBases, settings_for
+from rag.kb import KnowledgeBase, KnowledgeBaseNotFoundError, KnowledgeBases
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +81,6 @@ class KbEngines:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
-    def settings_of(self, kb: KnowledgeBase) -> Settings:
-        """The settings `kb` opens with."""
-        # The default knowledge base opens with the settings as they are, as the command
-        # lines open it when no --kb is given: both then ingest its queue alike.
-        if self.registry.is_default(kb):
-            return self._settings
-        return settings_for(self._settings, kb)
-
     def opened(self, kb: KnowledgeBase) -> OpenedKb | None:
         """The engine of `kb` if it is open."""
         with self._lock:
@@ -106,7 +98,7 @@ class KbEngines:
                 return found
             if not any(k.collection == kb.collection for k in self.registry.list()):
                 raise KnowledgeBaseNotFoundError(f"The knowledge base {kb.name!r} was deleted")
-            opened = self._open_one(self.settings_of(kb))
+            opened = self._open_one(self.registry.settings_of(kb))
             with self._lock:
                 if self._stop.is_set():  # closed meanwhile: nothing may outlive it
                     opened.close()
@@ -164,7 +156,7 @@ class KbEngines:
         return self._has_waiting(kb)
 
     def _has_waiting(self, kb: KnowledgeBase) -> bool:
-        settings = self.settings_of(kb)
+        settings = self.registry.settings_of(kb)
         # The queue's database as JobStore lays it out: looked for first, so that a
         # knowledge base nobody queued files into gets no queue files.
         if not (settings.data_dir / "queue" / f"{settings.collection}.sqlite").is_file():

@@ -134,3 +134,20 @@ def page_list(pages: Sequence[int], limit: int) -> str:
     """ "1, 2, 5": the first `limit` page numbers, then how many more there are."""
     shown = ", ".join(map(str, pages[:limit]))
     return shown + (f" and {len(pages) - limit:,} more" if len(pages) > limit else "")
+
+
+def stitch(chunks: Sequence[Chunk], start: int, end: int) -> str:
+    """A document's text from offset `start` to `end` as its chunks (in text order) hold
+    it; overlapping chunks give their shared text once, and a stretch that no chunk holds
+    is shown as a paragraph break."""
+    parts: list[str] = []
+    cursor = start
+    for chunk in chunks:
+        low, high = max(chunk.char_start, cursor), min(chunk.char_end, end)
+        if high <= low:
+            continue
+        if low > cursor and parts:
+            parts.append("\n\n")
+        parts.append(chunk.text[low - chunk.char_start : high - chunk.char_start])
+        cursor = high
+    return "".join(parts)

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rag.documents import Chunk, page_label
+from rag.documents import Chunk, page_label, stitch
 
 # Context shown on each side of the passage: a few screens, not a whole book.
 CONTEXT_CHARS = 3000
-# What stands for text between two chunks that none of them holds (the break between
-# two pages of the document's text).
-GAP = "\n\n"
 CUT = "…"
 
 
@@ -25,23 +22,6 @@ def unit_chunks(chunk: Chunk, chunks: Sequence[Chunk]) -> list[Chunk]:
     }
     overlapping[chunk.chunk_id] = chunk
     return sorted(overlapping.values(), key=lambda c: (c.char_start, c.char_end))
-
-
-def stitch(chunks: Sequence[Chunk], start: int, end: int) -> str:
-    """The document's text from offset `start` to `end` as the chunks (in text order)
-    hold it; overlapping chunks give their shared text once, and a stretch that no chunk
-    holds is shown as a paragraph break."""
-    parts: list[str] = []
-    cursor = start
-    for chunk in chunks:
-        low, high = max(chunk.char_start, cursor), min(chunk.char_end, end)
-        if high <= low:
-            continue
-        if low > cursor and parts:
-            parts.append(GAP)
-        parts.append(chunk.text[low - chunk.char_start : high - chunk.char_start])
-        cursor = high
-    return "".join(parts)
 
 
 def passage_in_context(

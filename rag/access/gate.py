@@ -81,14 +81,27 @@ class Gate:
         return role
 
     def visible(self, person: Person) -> list[tuple[KnowledgeBase, Role]]:
-        """The knowledge bases `person` may use, with their role, the registry's order."""
+        """The knowledge bases `person` may use, with their role, as the app and the
+        service list them: the default one first where they may, then their own, then
+        those shared with them, each group by name."""
         shared = self._shared_roles(person)
         listed = []
         for kb in self.registry.list():
             role = Role.OWNER if self._owns(kb, person) else shared.get(kb.collection)
             if role is not None:
                 listed.append((kb, role))
-        return listed
+        default = self.registry.settings.collection
+        return sorted(
+            listed, key=lambda it: (it[0].collection != default, it[0].owner != person.id)
+        )
+
+    def sign_in_required(self) -> bool:
+        """Whether no one may act as the local user here: RAG_REQUIRE_SIGN_IN, or by itself
+        once people own knowledge bases (their private documents would all be open)."""
+        required = self.registry.settings.require_sign_in
+        if required is not None:
+            return required
+        return any(kb.owner is not None for kb in self.registry.list())
 
     def find(self, name: str, person: Person, action: Action) -> KnowledgeBase:
         """The knowledge base of this name that `person` may do `action` with; the same

@@ -41,15 +41,7 @@ class DocumentInfo(BaseModel):
     @classmethod
     def of(cls, record: DocumentRecord) -> DocumentInfo:
         """The listed fields of a catalog record."""
-        return cls(
-            name=record.name,
-            doc_id=record.doc_id,
-            pages=record.pages,
-            chunks=record.chunks,
-            size_bytes=record.size_bytes,
-            added_at=record.added_at,
-            unit=record.unit,
-        )
+        return cls.model_validate(record, from_attributes=True)
 
 
 class DocumentList(BaseModel):

@@ -37,7 +37,7 @@ from rag.api.search_routes import SearchFields, knowledge_bases, search_options
 from rag.api.services import ApiServices
 from rag.chat.export import answer_json
 from rag.chat.limits import check_question
-from rag.documents import Chunk, page_label
+from rag.documents import Chunk, page_label, stitch
 from rag.errors import DocumentNotFoundError, RagError
 from rag.kb.model import MAX_K
 from rag.providers.chat_model import GenerationOptions
@@ -202,22 +202,6 @@ def page_around(
     low = max(start, chunk.char_start - room)
     high = min(end, max(low + limit, chunk.char_end))
     return stitch(ordered, low, high), True
-
-
-def stitch(chunks: Sequence[Chunk], start: int, end: int) -> str:
-    """The document's text from offset `start` to `end` as the chunks (in text order) hold
-    it: text two chunks share is given once, a stretch none holds is a paragraph break."""
-    parts: list[str] = []
-    cursor = start
-    for chunk in chunks:
-        low, high = max(chunk.char_start, cursor), min(chunk.char_end, end)
-        if high <= low:
-            continue
-        if low > cursor and parts:
-            parts.append("\n\n")
-        parts.append(chunk.text[low - chunk.char_start : high - chunk.char_start])
-        cursor = high
-    return "".join(parts)
 
 
 def _answer(caller: Caller, question: str, name: str | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from rag.access.keys import ApiKeys
 from rag.chat.flow import ModelFactory
 from rag.config import Settings
 from rag.engine import Engine, open_engine
-from rag.kb import KnowledgeBase, KnowledgeBases, embedder_fits, settings_for
+from rag.kb import KnowledgeBase, KnowledgeBases, embedder_fits
 from rag.providers.chat_model import make_chat_model
 from rag.providers.embeddings import Embedder
 
@@ -69,18 +69,11 @@ class ApiServices:
         """Whether every request must carry an API key: once any key is active, or once
         people own knowledge bases (or RAG_REQUIRE_SIGN_IN=on); otherwise requests from
         127.0.0.1 act as the local user."""
-        if self.keys.any_active() or self.settings.require_sign_in:
-            return True
-        if self.settings.require_sign_in is False:
-            return False
-        return any(kb.owner is not None for kb in self.registry.list())
+        return self.keys.any_active() or self.gate.sign_in_required()
 
     def visible(self, person: Person) -> list[KnowledgeBase]:
-        """The knowledge bases `person` may use: the default one first where they may, then
-        their own, then those shared with them (as the app lists them)."""
-        default = self.registry.default().collection
-        bases = [kb for kb, _ in self.gate.visible(person)]
-        return sorted(bases, key=lambda kb: (kb.collection != default, kb.owner != person.id))
+        """The knowledge bases `person` may use, as the app lists them (Gate.visible)."""
+        return [kb for kb, _ in self.gate.visible(person)]
 
     def workspace(self, person: Person, name: str | None = None) -> Workspace:
         """`person`'s use of the knowledge base called `name` (case ignored), or of the first
@@ -112,15 +105,11 @@ class ApiServices:
         with self._lock:
             found = self._engines.get(kb.collection)
             if found is None:
-                settings = self._settings_of(kb)
+                settings = self.registry.settings_of(kb)
                 found = open_engine(settings, self._embedder_for(settings), self._model_factory)
                 self._engines[kb.collection] = found
                 self._embedders.append(found.library.tokenizer)
             return found
-
-    def _settings_of(self, kb: KnowledgeBase) -> Settings:
-        # The default knowledge base opens with the settings as they are, as in the app.
-        return self.settings if self.registry.is_default(kb) else settings_for(self.settings, kb)
 
     def _embedder_for(self, settings: Settings) -> Embedder | None:
         """A loaded model the knowledge base can reuse, or None to load its own."""

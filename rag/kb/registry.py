@@ -22,6 +22,7 @@ from pathlib import Path
 
 from rag.config import Settings
 from rag.errors import DataFolderReadOnlyError, StoreError
+from rag.kb.applying import settings_for
 from rag.kb.checks import check_changes, default_kept, refuse_taken
 from rag.kb.errors import (
     KnowledgeBaseError,
@@ -125,6 +126,12 @@ class KnowledgeBases:
     def is_default(self, kb: KnowledgeBase) -> bool:
         """Whether `kb` is the one the app and the command lines open by default."""
         return kb.collection == self.settings.collection
+
+    def settings_of(self, kb: KnowledgeBase) -> Settings:
+        """The settings `kb` opens with. The default one opens with the settings as they
+        are, as the command lines open it when no --kb is given, so that they and the app
+        ingest its queue alike."""
+        return self.settings if self.is_default(kb) else settings_for(self.settings, kb)
 
     def deletion_refused(self, kb: KnowledgeBase) -> str | None:
         """Why `kb` cannot be deleted (it is the default one), or None when it can."""

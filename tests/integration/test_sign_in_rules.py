@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from rag.access import Action, Gate, Person, Role
+from rag.access import LOCAL_USER, Action, Gate, Person, Role
 from rag.chat.limits import QuestionLimiter
 from rag.engine import open_knowledge_base
 from rag.errors import DataFolderReadOnlyError, QuestionLimitError
@@ -127,3 +127,27 @@ def test_cancelling_uploads_is_in_the_audit_log(gate, embedder):
     assert cancelled >= 1 and ("cancel", "every unfinished upload") in entries
     assert ("add", "a.txt") in entries and ("add", "b.txt") in entries
     assert space.may(Action.CANCEL)
+
+
+def test_each_person_lists_the_default_first_then_their_own_then_shared_ones(gate):
+    gate.create("Zebra notes", ADA)
+    gate.create("Apple notes", ADA)
+    shared = gate.create("Bob's", BOB)
+    gate.share(shared, BOB, ADA.id, Role.READER)
+    gate.share(gate.registry.default(), LOCAL_USER, ADA.id, Role.READER)
+    listed = [(kb.name, role) for kb, role in gate.visible(ADA)]
+    assert listed == [
+        ("documents", Role.READER),
+        ("Apple notes", Role.OWNER),
+        ("Zebra notes", Role.OWNER),
+        ("Bob's", Role.READER),
+    ]
+
+
+def test_sign_in_is_required_once_people_own_knowledge_bases_unless_set(gate):
+    assert not gate.sign_in_required()  # only the default one, which nobody owns
+    gate.create("Ada's", ADA)
+    assert gate.sign_in_required()
+    for setting in (False, True):
+        gate.registry.settings = gate.registry.settings.with_overrides(require_sign_in=setting)
+        assert gate.sign_in_required() is setting
